@@ -1,0 +1,34 @@
+"""harken: neural speech recognition that reads and writes NeMo's formats.
+
+    import harken
+    model = harken.load("model.nemo")
+    texts = model.transcribe(["a.wav", "b.flac"], batch_size=8)
+    model.save("out.nemo")
+
+Heavy imports (torch) happen on first use, so `import harken` is instant.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["ASRModel", "load", "__version__"]
+
+if TYPE_CHECKING:
+    from harken.models.ctc_model import ASRModel
+
+
+def load(path: str, map_location: str = "cpu") -> ASRModel:
+    """Load a `.nemo` archive (harken's or NeMo's) as a ready-to-use model in eval mode."""
+    from harken.models.ctc_model import ASRModel
+
+    return ASRModel.load(path, map_location=map_location)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ASRModel":
+        from harken.models.ctc_model import ASRModel
+
+        return ASRModel
+    raise AttributeError(f"module 'harken' has no attribute {name!r}")

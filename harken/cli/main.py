@@ -1,0 +1,46 @@
+"""`harken` command line: one sub-command per module in this package, imported only when used."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = {
+    "train": ("harken.cli.train", "train a model from a NeMo-layout YAML config"),
+    "eval": ("harken.cli.evaluate", "WER/CER of a model on a manifest"),
+    "transcribe": ("harken.cli.transcribe", "transcribe audio files or a manifest"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="harken", description="Neural speech recognition (NeMo-compatible).")
+    parser.add_argument("--version", action="version", version=f"harken {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    modules = {}
+    argv = sys.argv[1:] if argv is None else argv
+    wanted = next((a for a in argv if not a.startswith("-")), None)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == wanted:  # only the chosen command's module (and torch) is imported
+            modules[name] = importlib.import_module(module)
+            modules[name].add_arguments(p)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(modules[args.command].run(args) or 0)
+    except (ValueError, FileNotFoundError, KeyError) as e:  # user errors: message, no traceback
+        print(f"harken {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+def _version() -> str:
+    from harken import __version__
+
+    return __version__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

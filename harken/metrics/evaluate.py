@@ -1,0 +1,67 @@
+"""Evaluate a model on a manifest: corpus WER/CER and per-utterance predictions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harken.data.manifest import ManifestEntry, read_manifest
+from harken.metrics.wer import ErrorCounts, char_errors, word_errors
+from harken.models.ctc_model import ASRModel
+
+
+@dataclass
+class EvalResult:
+    manifest: str
+    utterances: int
+    hours: float
+    words: ErrorCounts = field(default_factory=ErrorCounts)
+    chars: ErrorCounts = field(default_factory=ErrorCounts)
+    predictions: list[dict] = field(default_factory=list)  # manifest rows with `pred_text`, `wer`
+
+    @property
+    def wer(self) -> float:
+        return self.words.rate
+
+    @property
+    def cer(self) -> float:
+        return self.chars.rate
+
+    def table(self) -> str:
+        w, c = self.words, self.chars
+        rows = [
+            ("manifest", self.manifest),
+            ("utterances", f"{self.utterances} ({self.hours * 60:.1f} min)"),
+            ("WER", f"{100 * self.wer:.2f}%  ({w.errors}/{w.reference_length}: "
+                    f"{w.substitutions} sub, {w.deletions} del, {w.insertions} ins)"),
+            ("CER", f"{100 * self.cer:.2f}%  ({c.errors}/{c.reference_length})"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+
+
+def evaluate(model: ASRModel, manifest: str | Path, batch_size: int = 8, progress: bool = False) -> EvalResult:
+    entries: list[ManifestEntry] = read_manifest(manifest)
+    sources = [_slice(e, model.sample_rate) for e in entries]
+    hyps = model.transcribe(sources, batch_size=batch_size, progress=progress)
+    result = EvalResult(str(manifest), len(entries), sum(e.duration for e in entries) / 3600)
+    for entry, hyp in zip(entries, hyps):
+        ref, _ = model.tokenizer.normalize(entry.text)
+        we = word_errors(ref, hyp)
+        result.words += we
+        result.chars += char_errors(ref, hyp)
+        row = {"audio_filepath": entry.audio_filepath, "duration": entry.duration, "text": entry.text,
+               **entry.extra, "pred_text": hyp, "wer": round(we.rate, 4)}
+        if entry.offset:
+            row["offset"] = entry.offset
+        result.predictions.append(row)
+    return result
+
+
+def _slice(entry: ManifestEntry, sample_rate: int):
+    """Whole file path, or the waveform of an `offset`/`duration` segment."""
+    if not entry.offset:
+        return entry.audio_filepath
+    from harken.audio.io import load_audio
+
+    return load_audio(entry.audio_filepath, sample_rate, entry.offset, entry.duration)

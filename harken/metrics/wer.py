@@ -1,0 +1,79 @@
+"""Word and character error rates, corpus level: total edits / total reference units."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass
+class ErrorCounts:
+    substitutions: int = 0
+    deletions: int = 0
+    insertions: int = 0
+    reference_length: int = 0
+
+    @property
+    def errors(self) -> int:
+        return self.substitutions + self.deletions + self.insertions
+
+    @property
+    def rate(self) -> float:
+        """Error rate; an empty reference with insertions counts as 100% per inserted unit."""
+        if self.reference_length == 0:
+            return float(self.errors > 0)
+        return self.errors / self.reference_length
+
+    def __iadd__(self, other: ErrorCounts) -> ErrorCounts:
+        self.substitutions += other.substitutions
+        self.deletions += other.deletions
+        self.insertions += other.insertions
+        self.reference_length += other.reference_length
+        return self
+
+
+def align_counts(ref: Sequence, hyp: Sequence) -> ErrorCounts:
+    """Levenshtein alignment of two sequences, with the edit operations counted by kind."""
+    # each cell: (total, subs, dels, ins); ties prefer substitutions, as sclite does
+    prev = [(j, 0, 0, j) for j in range(len(hyp) + 1)]
+    for i in range(1, len(ref) + 1):
+        cur = [(i, 0, i, 0)]
+        for j in range(1, len(hyp) + 1):
+            if ref[i - 1] == hyp[j - 1]:
+                best = prev[j - 1]
+            else:
+                s, d, n = prev[j - 1], prev[j], cur[j - 1]
+                best = min(
+                    (s[0] + 1, s[1] + 1, s[2], s[3]),
+                    (d[0] + 1, d[1], d[2] + 1, d[3]),
+                    (n[0] + 1, n[1], n[2], n[3] + 1),
+                )
+            cur.append(best)
+        prev = cur
+    _, s, d, n = prev[-1]
+    return ErrorCounts(s, d, n, len(ref))
+
+
+def word_errors(ref: str, hyp: str) -> ErrorCounts:
+    return align_counts(ref.split(), hyp.split())
+
+
+def char_errors(ref: str, hyp: str) -> ErrorCounts:
+    return align_counts(list(" ".join(ref.split())), list(" ".join(hyp.split())))
+
+
+def corpus_wer(refs: Sequence[str], hyps: Sequence[str]) -> float:
+    return _corpus(refs, hyps, word_errors).rate
+
+
+def corpus_cer(refs: Sequence[str], hyps: Sequence[str]) -> float:
+    return _corpus(refs, hyps, char_errors).rate
+
+
+def _corpus(refs: Sequence[str], hyps: Sequence[str], fn) -> ErrorCounts:
+    if len(refs) != len(hyps):
+        raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
+    total = ErrorCounts()
+    for r, h in zip(refs, hyps):
+        total += fn(r, h)
+    return total

@@ -1,0 +1,140 @@
+"""`.nemo` archives: a tar holding `./model_config.yaml`, `./model_weights.ckpt` and artifacts.
+
+Reading is defensive: members are checked before anything is extracted (no absolute paths, no
+`..`, no links or devices, bounded sizes), nothing is written to disk, and weights load with
+`torch.load(weights_only=True)`, so a checkpoint can never run code. Writing is atomic: a
+crash mid-save leaves the previous file intact.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import torch
+import yaml
+
+from harken.core.atomic import atomic_write_bytes
+from harken.core.config import dump_config
+
+CONFIG_NAME = "model_config.yaml"
+WEIGHTS_NAME = "model_weights.ckpt"
+MAX_MEMBER_BYTES = 4 * 1024**3  # the largest NeMo CTC checkpoints are ~0.5 GB
+MAX_MEMBERS = 1000
+
+
+class ArchiveError(ValueError):
+    pass
+
+
+@dataclass
+class Archive:
+    config: dict
+    state_dict: dict[str, torch.Tensor]
+    artifacts: dict[str, bytes] = field(default_factory=dict)  # other members by base name
+
+
+def _member_name(path: Path, m: tarfile.TarInfo) -> str | None:
+    """Normalised name of a regular-file member, None for directories; raises on anything unsafe."""
+    name = m.name
+    p = PurePosixPath(name)
+    if p.is_absolute() or name.startswith(("/", "\\")) or ".." in p.parts or "\\" in name:
+        raise ArchiveError(f"{path}: refusing archive member {name!r}: path escapes the archive")
+    if m.isdir():
+        return None
+    if not m.isfile():
+        kind = "link" if (m.issym() or m.islnk()) else "device or special file"
+        raise ArchiveError(f"{path}: refusing archive member {name!r}: it is a {kind}")
+    if m.size > MAX_MEMBER_BYTES:
+        raise ArchiveError(f"{path}: archive member {name!r} is {m.size} bytes, over the {MAX_MEMBER_BYTES} limit")
+    parts = [x for x in p.parts if x != "."]
+    return "/".join(parts)
+
+
+def read_archive(path: str | Path) -> Archive:
+    path = Path(path)
+    if not path.exists():
+        raise ArchiveError(f"{path}: no such model file")
+    try:
+        tar = tarfile.open(path, mode="r:*")  # also reads old gzip-compressed .nemo files
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise ArchiveError(f"{path}: not a readable .nemo archive ({e})") from e
+    members: dict[str, bytes] = {}
+    try:
+        with tar:
+            for i, m in enumerate(tar):
+                if i >= MAX_MEMBERS:
+                    raise ArchiveError(f"{path}: more than {MAX_MEMBERS} members; not a model archive")
+                name = _member_name(path, m)
+                if name is None:
+                    continue
+                f = tar.extractfile(m)
+                data = f.read() if f else b""
+                if len(data) != m.size:
+                    raise ArchiveError(f"{path}: member {name!r} is truncated")
+                members[name] = data
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise ArchiveError(f"{path}: archive is truncated or corrupt ({e})") from e
+
+    config_bytes = _find(members, CONFIG_NAME)
+    weights_bytes = _find(members, WEIGHTS_NAME)
+    if config_bytes is None or weights_bytes is None:
+        raise ArchiveError(
+            f"{path}: not a model archive: expected {CONFIG_NAME} and {WEIGHTS_NAME}, found {sorted(members)}"
+        )
+    try:
+        config = yaml.safe_load(config_bytes.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ArchiveError(f"{path}: {CONFIG_NAME} is not valid YAML ({e})") from e
+    if not isinstance(config, dict):
+        raise ArchiveError(f"{path}: {CONFIG_NAME} does not hold a mapping")
+    state = load_weights(weights_bytes, f"{path}:{WEIGHTS_NAME}")
+    artifacts = {PurePosixPath(k).name: v for k, v in members.items()
+                 if PurePosixPath(k).name not in (CONFIG_NAME, WEIGHTS_NAME)}
+    return Archive(config, state, artifacts)
+
+
+def _find(members: dict[str, bytes], base: str) -> bytes | None:
+    for name, data in members.items():
+        if PurePosixPath(name).name == base and "/" not in name:
+            return data
+    for name, data in members.items():  # model_weights.ckpt inside a rank folder (tensor-parallel saves)
+        if PurePosixPath(name).name == base:
+            return data
+    return None
+
+
+def load_weights(data: bytes, where: str) -> dict[str, torch.Tensor]:
+    try:
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ArchiveError(
+            f"{where}: refused: the weights file needs arbitrary Python objects to unpickle, which could "
+            f"run code. harken loads only plain tensors (torch.load weights_only=True). Detail: {e}"
+        ) from e
+    except (RuntimeError, EOFError, ValueError) as e:
+        raise ArchiveError(f"{where}: weights file is truncated or corrupt ({e})") from e
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]  # a Lightning checkpoint
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ArchiveError(f"{where}: expected a state dict of tensors")
+    return obj
+
+
+def write_archive(path: str | Path, config: dict, state_dict: dict[str, torch.Tensor],
+                  artifacts: dict[str, bytes] | None = None) -> None:
+    """Write an uncompressed tar in NeMo's layout, atomically."""
+    weights = io.BytesIO()
+    torch.save({k: v.detach().cpu().contiguous() for k, v in state_dict.items()}, weights)
+    members = {CONFIG_NAME: dump_config(config).encode("utf-8"),
+               WEIGHTS_NAME: weights.getvalue(), **(artifacts or {})}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(f"./{name}")
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    atomic_write_bytes(path, buf.getvalue())

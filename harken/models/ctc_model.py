@@ -1,0 +1,193 @@
+"""The CTC speech recognition model: preprocessor -> (SpecAugment) -> encoder -> CTC decoder.
+
+One class, built by composition from the `model` section of a NeMo-layout config. Its state-dict
+keys equal NeMo's EncDecCTCModel's, so `.nemo` archives interoperate both ways.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from harken.audio.io import AudioSource, as_waveform, audio_info
+from harken.core.config import resolve
+from harken.core.registry import MODEL_TARGETS, NEMO_CTC_MODEL_TARGET, instantiate, nemo_target
+from harken.core.typed_module import connect
+from harken.decoding.ctc_greedy import ctc_greedy_decode
+from harken.models.archive import ArchiveError, read_archive, write_archive
+from harken.text.char_tokenizer import CharTokenizer
+
+
+@dataclass
+class Hypothesis:
+    """One transcription with what produced it."""
+
+    text: str
+    tokens: list[int]
+    log_probs: torch.Tensor  # [frames, vocabulary + blank], valid frames only
+    frame_shift: float  # seconds per output frame, for timestamps
+
+
+@contextmanager
+def inference_mode(model: nn.Module) -> Iterator[None]:
+    """Eval mode and no autograd for the duration, then every submodule's mode exactly as it was."""
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        for m, training in modes.items():
+            m.training = training
+
+
+class ASRModel(nn.Module):
+    def __init__(self, cfg: dict):
+        super().__init__()
+        cfg = resolve(cfg.get("model", cfg))
+        self.cfg = cfg
+        self.preprocessor = instantiate(cfg["preprocessor"])
+        augment = cfg.get("spec_augment")
+        self.spec_augmentation = instantiate(augment) if augment else None
+        self.encoder = instantiate(cfg["encoder"])
+        self.decoder = instantiate(cfg["decoder"])
+        labels = self.decoder.vocabulary or cfg.get("labels")
+        if not labels:
+            raise ValueError("model config: decoder.vocabulary (or labels) is required for a character model")
+        self.tokenizer = CharTokenizer(list(labels))
+        connect(self.preprocessor, self.encoder)
+        connect(self.encoder, self.decoder)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_config(cls, cfg: dict) -> ASRModel:
+        return cls(cfg)
+
+    @classmethod
+    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> ASRModel:
+        archive = read_archive(path)
+        target = archive.config.get("target", NEMO_CTC_MODEL_TARGET)
+        if MODEL_TARGETS.get(target) != "ctc":
+            raise ArchiveError(
+                f"{path}: model class {target!r} is not supported here; supported: {sorted(MODEL_TARGETS)}"
+            )
+        model = cls(archive.config)
+        missing, unexpected = model.load_state_dict(archive.state_dict, strict=False)
+        if missing or unexpected:
+            raise ArchiveError(
+                f"{path}: weights do not fit the model its config describes: "
+                f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
+                f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
+            )
+        return model.to(map_location).eval()
+
+    def save(self, path: str | Path) -> None:
+        """Write a `.nemo` archive that harken and NeMo both load."""
+        write_archive(path, self.export_config(), self.state_dict())
+
+    def export_config(self) -> dict:
+        cfg = copy.deepcopy(self.cfg)
+        for section in ("preprocessor", "spec_augment", "encoder", "decoder"):
+            if cfg.get(section) and "_target_" in cfg[section]:
+                cfg[section]["_target_"] = nemo_target(cfg[section]["_target_"])
+        cfg["target"] = NEMO_CTC_MODEL_TARGET
+        return cfg
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def sample_rate(self) -> int:
+        return int(self.preprocessor.sample_rate)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.tokenizer.labels)
+
+    @property
+    def blank_id(self) -> int:
+        return self.decoder.blank_id
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def frame_shift(self) -> float:
+        return self.preprocessor.hop_length * self.encoder.subsampling() / self.sample_rate
+
+    # ------------------------------------------------------------------ compute
+    def forward(self, input_signal: torch.Tensor, input_signal_length: torch.Tensor, pad_to: int | None = None):
+        """Waveforms [B, T] -> (log_probs [B, T', V+1], encoded_len [B], greedy_predictions [B, T'])."""
+        feats, feat_len = self.preprocessor(input_signal, input_signal_length, pad_to=pad_to)
+        if self.training and self.spec_augmentation is not None:
+            feats = self.spec_augmentation(feats, feat_len)
+        encoded, encoded_len = self.encoder(feats, feat_len)
+        log_probs = self.decoder(encoded)
+        return log_probs, encoded_len, log_probs.argmax(dim=-1)
+
+    def ctc_loss(self, log_probs: torch.Tensor, encoded_len: torch.Tensor, targets: torch.Tensor,
+                 target_len: torch.Tensor) -> torch.Tensor:
+        """Mean over the batch of each utterance's CTC loss; impossible alignments count as 0."""
+        losses = nn.functional.ctc_loss(
+            log_probs.transpose(0, 1).float(), targets, encoded_len, target_len,
+            blank=self.blank_id, reduction="none", zero_infinity=True,
+        )
+        return losses.mean()
+
+    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
+        return [self.tokenizer.decode(ids) for ids in ctc_greedy_decode(log_probs, lengths, self.blank_id)]
+
+    # ------------------------------------------------------------------ transcription
+    def transcribe(
+        self,
+        audio: AudioSource | Sequence[AudioSource],
+        batch_size: int = 8,
+        return_hypotheses: bool = False,
+        progress: bool = False,
+    ) -> list[str] | list[Hypothesis]:
+        """Transcribe files (any format soundfile reads), float arrays or tensors at the model's rate.
+
+        Batches are formed from length-sorted inputs to minimise padding; results come back in input
+        order. The model's train/eval state is left exactly as it was; nothing is written to disk.
+        """
+        items = [audio] if isinstance(audio, (str, Path, np.ndarray, torch.Tensor)) else list(audio)
+        order = sorted(range(len(items)), key=lambda i: -_seconds(items[i], self.sample_rate))
+        results: list = [None] * len(items)
+        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        if progress:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc="transcribe", unit="batch")
+        with inference_mode(self):
+            for idx in batches:
+                waves = [as_waveform(items[i], self.sample_rate) for i in idx]
+                for i, hyp in zip(idx, self._transcribe_batch(waves)):
+                    results[i] = hyp if return_hypotheses else hyp.text
+        return results
+
+    def _transcribe_batch(self, waves: list[np.ndarray]) -> list[Hypothesis]:
+        lengths = torch.tensor([len(w) for w in waves], dtype=torch.long)
+        batch = torch.zeros(len(waves), max(int(lengths.max()), 1))
+        for row, w in zip(batch, waves):
+            row[: len(w)] = torch.from_numpy(w)
+        log_probs, enc_len, _ = self(batch.to(self.device), lengths.to(self.device), pad_to=0)
+        ids = ctc_greedy_decode(log_probs, enc_len, self.blank_id)
+        return [
+            Hypothesis(self.tokenizer.decode(t), t, lp[: int(n)].cpu(), self.frame_shift)
+            for t, lp, n in zip(ids, log_probs, enc_len)
+        ]
+
+
+def _seconds(item: AudioSource, sample_rate: int) -> float:
+    if isinstance(item, (np.ndarray, torch.Tensor)):
+        return float(max(item.shape)) / sample_rate
+    try:
+        return audio_info(item)[2]
+    except ValueError:
+        return 0.0  # unreadable: the load will raise a clear error at its turn

@@ -1,0 +1,109 @@
+"""Lightning wrapper that trains an `ASRModel` with CTC.
+
+The model itself stays a plain `nn.Module` (usable without Lightning); this class adds the loop
+pieces: batches -> loss, validation WER, optimizer/schedule, and the sampler position saved in every
+checkpoint so a resumed run continues with exactly the next batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+
+from harken.metrics.wer import ErrorCounts, char_errors, word_errors
+from harken.models.ctc_model import ASRModel
+from harken.training.data import build_dataset, build_loader
+from harken.training.optim import build_optimizer, build_scheduler
+
+
+class CTCTask(pl.LightningModule):
+    def __init__(self, model: ASRModel):
+        super().__init__()
+        self.model = model
+        self._train_loader = None
+        self._resume_sampler_state: dict | None = None
+        self._consumed = 0  # batches of the current epoch that completed an optimizer step
+        self._val = [ErrorCounts(), ErrorCounts()]  # words, characters
+
+    @property
+    def cfg(self) -> dict:
+        return self.model.cfg
+
+    # ------------------------------------------------------------------ data
+    def train_dataloader(self):
+        ds = build_dataset(self.cfg["train_ds"], self.model.tokenizer, self.model.sample_rate)
+        loader = build_loader(self.cfg["train_ds"], ds, train=True, rank=self.global_rank,
+                              world_size=self.trainer.world_size)
+        if self._resume_sampler_state is not None:
+            loader.batch_sampler.load_state_dict(self._resume_sampler_state)
+            self._resume_sampler_state = None
+        self._train_loader = loader
+        return loader
+
+    def val_dataloader(self):
+        ds_cfg = self.cfg.get("validation_ds")
+        if not ds_cfg or not ds_cfg.get("manifest_filepath"):
+            return []
+        ds = build_dataset(ds_cfg, self.model.tokenizer, self.model.sample_rate)
+        return build_loader(ds_cfg, ds, train=False, rank=self.global_rank, world_size=self.trainer.world_size)
+
+    # ------------------------------------------------------------------ steps
+    def on_train_epoch_start(self) -> None:
+        sampler = self._train_loader.batch_sampler if self._train_loader is not None else None
+        self._consumed = getattr(sampler, "resume_offset", 0) if sampler is not None else 0
+
+    def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
+        audio, audio_len, tokens, token_len = batch
+        log_probs, enc_len, _ = self.model(audio, audio_len)
+        loss = self.model.ctc_loss(log_probs, enc_len, tokens, token_len)
+        self._consumed += 1
+        self.log("train_loss", loss, prog_bar=True, batch_size=audio.shape[0])
+        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], prog_bar=False, batch_size=1)
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._val = [ErrorCounts(), ErrorCounts()]
+
+    def validation_step(self, batch: tuple, batch_idx: int) -> None:
+        audio, audio_len, tokens, token_len = batch
+        log_probs, enc_len, _ = self.model(audio, audio_len)
+        loss = self.model.ctc_loss(log_probs, enc_len, tokens, token_len)
+        self.log("val_loss", loss, sync_dist=True, batch_size=audio.shape[0])
+        hyps = self.model.decode(log_probs, enc_len)
+        tok = self.model.tokenizer
+        for hyp, ids, n in zip(hyps, tokens.tolist(), token_len.tolist()):
+            ref = tok.decode(ids[:n])
+            self._val[0] += word_errors(ref, hyp)
+            self._val[1] += char_errors(ref, hyp)
+
+    def on_validation_epoch_end(self) -> None:
+        counts = torch.tensor([[c.errors, c.reference_length] for c in self._val], dtype=torch.float64,
+                              device=self.device)
+        if self.trainer.world_size > 1:
+            counts = self.all_gather(counts).sum(dim=0)
+        wer, cer = (counts[:, 0] / counts[:, 1].clamp(min=1)).tolist()
+        self.log("val_wer", wer, prog_bar=True, rank_zero_only=False)
+        self.log("val_cer", cer, rank_zero_only=False)
+
+    # ------------------------------------------------------------------ optim
+    def configure_optimizers(self) -> Any:
+        optim_cfg = dict(self.cfg.get("optim") or {"name": "adamw", "lr": 1e-3})
+        optimizer = build_optimizer(self.model.parameters(), optim_cfg)
+        total = int(self.trainer.estimated_stepping_batches)
+        scheduler = build_scheduler(optimizer, optim_cfg.get("sched"), total)
+        if scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self._train_loader is not None:
+            checkpoint["harken_sampler"] = self._train_loader.batch_sampler.state_dict(
+                batches_consumed=self._consumed
+            )
+        checkpoint["harken_config"] = self.model.export_config()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._resume_sampler_state = checkpoint.get("harken_sampler")

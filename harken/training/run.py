@@ -1,0 +1,100 @@
+"""`harken train`: a config in, a trained `.nemo` out.
+
+Run folder layout (`--out DIR`, default `exp_manager.exp_dir/name` or `runs/<name>`):
+    DIR/checkpoints/last.ckpt, best.ckpt     atomic, resumable (`--resume`)
+    DIR/logs/csv/..., DIR/logs/tensorboard/  metrics
+    DIR/config.yaml                          the resolved config that ran
+    DIR/model.nemo                           the final model (best val_wer if validated, else last)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+
+from harken.core.config import dump_config, resolve
+from harken.models.ctc_model import ASRModel
+from harken.training.checkpointing import AtomicCheckpointIO, CheckpointPolicy
+from harken.training.ctc_task import CTCTask
+
+log = logging.getLogger("harken.train")
+
+# keys of NeMo's `trainer:` section that harken passes to Lightning unchanged
+TRAINER_KEYS = {
+    "devices", "accelerator", "num_nodes", "strategy", "precision", "max_epochs", "max_steps",
+    "min_epochs", "min_steps", "val_check_interval", "check_val_every_n_epoch", "log_every_n_steps",
+    "gradient_clip_val", "gradient_clip_algorithm", "accumulate_grad_batches", "num_sanity_val_steps",
+    "limit_train_batches", "limit_val_batches", "deterministic", "benchmark", "enable_progress_bar",
+    "enable_model_summary", "sync_batchnorm", "fast_dev_run",
+}
+
+
+def run_dir_for(cfg: dict, out: str | None) -> Path:
+    if out:
+        return Path(out)
+    exp = cfg.get("exp_manager") or {}
+    return Path(exp.get("exp_dir") or "runs") / str(exp.get("name") or cfg.get("name") or "harken")
+
+
+def trainer_kwargs(cfg: dict) -> dict[str, Any]:
+    section = dict(cfg.get("trainer") or {})
+    unknown = set(section) - TRAINER_KEYS - {"logger", "enable_checkpointing", "checkpoint_every_n_steps"}
+    if unknown:
+        log.warning("ignoring trainer keys harken does not use: %s", sorted(unknown))
+    kw = {k: v for k, v in section.items() if k in TRAINER_KEYS}
+    if kw.get("strategy") == "ddp" and kw.get("accelerator", "auto") in ("cpu",) and not torch.cuda.is_available():
+        kw["strategy"] = pl.strategies.DDPStrategy(process_group_backend="gloo")
+    kw.setdefault("accelerator", "auto")
+    kw.setdefault("devices", 1)
+    kw.setdefault("log_every_n_steps", 10)
+    return kw
+
+
+def train(cfg: dict, out: str | None = None, resume: bool = False, progress: bool = True) -> Path:
+    """Train the config's model; returns the path of the saved `.nemo`."""
+    cfg = resolve(cfg)
+    run_dir = run_dir_for(cfg, out)
+    ckpt_dir = run_dir / "checkpoints"
+    seed = int((cfg.get("trainer") or {}).get("seed", cfg.get("seed", 0)) or 0)
+    pl.seed_everything(seed, workers=True, verbose=False)
+
+    model = ASRModel.from_config(cfg["model"])
+    task = CTCTask(model)
+    every = int((cfg.get("trainer") or {}).get("checkpoint_every_n_steps", 0) or 0)
+    policy = CheckpointPolicy(ckpt_dir, every_n_steps=every)
+    loggers: list = [pl.loggers.CSVLogger(run_dir / "logs", name="csv")]
+    if importlib.util.find_spec("tensorboard") is not None:
+        loggers.append(pl.loggers.TensorBoardLogger(run_dir / "logs", name="tensorboard"))
+    kw = trainer_kwargs(cfg)
+    kw.setdefault("enable_progress_bar", progress)
+    trainer = pl.Trainer(
+        **kw,
+        logger=loggers,
+        callbacks=[policy],
+        enable_checkpointing=False,
+        use_distributed_sampler=False,  # our batch sampler shards by rank itself
+        plugins=[AtomicCheckpointIO()],
+        default_root_dir=str(run_dir),
+    )
+    ckpt_path = None
+    if resume:
+        if not policy.last_path.exists():
+            raise FileNotFoundError(f"--resume: no checkpoint at {policy.last_path}")
+        ckpt_path = str(policy.last_path)
+    if trainer.is_global_zero:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(dump_config(cfg), encoding="utf-8")
+    trainer.fit(task, ckpt_path=ckpt_path)
+
+    final = run_dir / "model.nemo"
+    if trainer.is_global_zero:
+        if policy.best_path.exists():
+            state = torch.load(policy.best_path, map_location="cpu", weights_only=True)["state_dict"]
+            task.load_state_dict(state)
+        model.save(final)
+    return final

@@ -1,0 +1,47 @@
+import pytest
+import torch
+
+from harken.decoding.ctc_greedy import collapse, ctc_greedy_decode
+from harken.metrics.wer import char_errors, corpus_cer, corpus_wer, word_errors
+
+B = 4  # blank id in these cases
+
+
+@pytest.mark.parametrize(
+    "frames, expected",
+    [
+        ([0, 0, 1, 1, 1], [0, 1]),  # repeats collapse
+        ([0, B, 0], [0, 0]),  # a blank separates a real repeat
+        ([B, B, B], []),  # all blank
+        ([], []),
+        ([2, B, B, 2, 2, B, 3], [2, 2, 3]),
+        ([1, 2, 1, 2], [1, 2, 1, 2]),
+        ([B, 3, B], [3]),
+    ],
+)
+def test_collapse(frames, expected):
+    assert collapse(frames, B) == expected
+
+
+def test_greedy_decode_honours_lengths():
+    # two rows; row 1 is only 2 frames long, so its padded frames (which argmax to 3) are ignored
+    ids = torch.tensor([[0, 0, B, 1, 3], [2, 2, 3, 3, 3]])
+    log_probs = torch.nn.functional.one_hot(ids, 5).float().log_softmax(-1)
+    assert ctc_greedy_decode(log_probs, torch.tensor([5, 2]), B) == [[0, 1, 3], [2]]
+
+
+def test_word_errors_counts_kinds():
+    e = word_errors("the cat sat on the mat", "the cat sit on mat today")
+    assert (e.substitutions, e.deletions, e.insertions, e.reference_length) == (1, 1, 1, 6)
+    assert e.rate == pytest.approx(3 / 6)
+
+
+def test_corpus_rates_are_total_edits_over_total_words():
+    refs = ["a b c d", "e"]
+    hyps = ["a b c d", "f g"]
+    # per-utterance average would be (0 + 2)/2 = 1.0; corpus level is 2/5
+    assert corpus_wer(refs, hyps) == pytest.approx(2 / 5)
+    assert corpus_cer(["abc"], ["abd"]) == pytest.approx(1 / 3)
+    assert char_errors("a  b", "a b").errors == 0  # whitespace runs do not count
+    with pytest.raises(ValueError):
+        corpus_wer(["a"], [])
