@@ -53,7 +53,7 @@ class SpectrogramAugmentation(TypedModule):
             return start, width
 
         full_d = torch.full((b,), d, device=dev)
-        for i in range(self.freq_masks):
+        for _ in range(self.freq_masks):
             start, width = spans(1, torch.full((b,), self.freq_width, device=dev), full_d)
             mask |= ((freqs >= start) & (freqs < start + width))[:, :, None]
         if self.time_masks:

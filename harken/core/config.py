@@ -142,7 +142,11 @@ def resolve(cfg: dict) -> dict:
 
 
 def _lookup(root: dict, dotted: str, where: str) -> Any:
+    dotted = dotted.strip()
     try:
-        return get_path(root, dotted.strip())
+        return get_path(root, dotted)
     except KeyError:
+        # a model section on its own (as in a .nemo) still understands `${model.x}`
+        if dotted.startswith("model.") and "model" not in root:
+            return _lookup(root, dotted[len("model."):], where)
         raise ConfigError(f"config reference {where!r}: no key {dotted}") from None

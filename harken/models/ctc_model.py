@@ -51,7 +51,8 @@ def inference_mode(model: nn.Module) -> Iterator[None]:
 class ASRModel(nn.Module):
     def __init__(self, cfg: dict):
         super().__init__()
-        cfg = resolve(cfg.get("model", cfg))
+        cfg = resolve(cfg)
+        cfg = cfg.get("model", cfg)
         self.cfg = cfg
         self.preprocessor = instantiate(cfg["preprocessor"])
         augment = cfg.get("spec_augment")
@@ -79,13 +80,20 @@ class ASRModel(nn.Module):
                 f"{path}: model class {target!r} is not supported here; supported: {sorted(MODEL_TARGETS)}"
             )
         model = cls(archive.config)
-        missing, unexpected = model.load_state_dict(archive.state_dict, strict=False)
-        if missing or unexpected:
+        expected = model.state_dict()
+        got = archive.state_dict
+        missing = [k for k in expected if k not in got]
+        unexpected = [k for k in got if k not in expected]
+        resized = [f"{k} {tuple(got[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
+                   if k in got and tuple(got[k].shape) != tuple(v.shape)]
+        if missing or unexpected or resized:
             raise ArchiveError(
                 f"{path}: weights do not fit the model its config describes: "
                 f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
-                f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
+                f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}, "
+                f"wrong shape {resized[:3]}{'...' if len(resized) > 3 else ''}"
             )
+        model.load_state_dict(got)
         return model.to(map_location).eval()
 
     def save(self, path: str | Path) -> None:
