@@ -20,3 +20,39 @@ NEMO = DATA / "nemo"
 def nemo_fixture():
     """Path to a copied NeMo 3.0 fixture folder, e.g. nemo_fixture('quartznet_tiny')."""
     return lambda name: NEMO / name
+
+
+@pytest.fixture(scope="session")
+def espeak_corpus(tmp_path_factory):
+    """A small corpus spoken by espeak-ng: 10 train, 4 val, 4 test utterances (CorpusInfo)."""
+    from harken.synth.corpus import make_corpus
+
+    return make_corpus(tmp_path_factory.mktemp("corpus"), n_train=10, n_val=4, n_test=4, seed=1, jobs=2,
+                       progress=False)
+
+
+def tiny_config(train_manifest, val_manifest=None, **trainer) -> dict:
+    """The quick config shrunk to a model that trains in seconds, without randomness in the data path."""
+    from harken.configs import load_named_config
+    from harken.core.config import apply_overrides
+
+    cfg = load_named_config("quick")
+    blocks = cfg["model"]["encoder"]["jasper"]
+    cfg["model"]["encoder"]["jasper"] = [
+        {**blocks[0], "filters": 64},
+        {**blocks[1], "filters": 64, "repeat": 1},
+        {**blocks[-1], "filters": 96},
+    ]
+    cfg["model"]["decoder"]["feat_in"] = 96
+    cfg["model"]["spec_augment"] = None
+    cfg["model"]["preprocessor"]["dither"] = 0.0
+    cfg["model"]["optim"] = {"name": "adamw", "lr": 0.01, "weight_decay": 0.0,
+                             "sched": {"name": "CosineAnnealing", "warmup_steps": 10, "min_lr": 1e-4}}
+    cfg = apply_overrides(cfg, [
+        f"model.train_ds.manifest_filepath={train_manifest}",
+        f"model.validation_ds.manifest_filepath={val_manifest or train_manifest}",
+        "model.train_ds.batch_size=10", "trainer.check_val_every_n_epoch=1000", "trainer.checkpoint_every_n_steps=0",
+        "trainer.log_every_n_steps=1", "trainer.enable_model_summary=false",
+    ])
+    cfg["trainer"].update(trainer)
+    return cfg

@@ -43,6 +43,7 @@ class CheckpointPolicy(pl.Callback):
         self.every_n_steps = every_n_steps
         self.monitor = monitor
         self.best: float | None = None
+        self._saved_step = -1
 
     @property
     def last_path(self) -> Path:
@@ -53,7 +54,9 @@ class CheckpointPolicy(pl.Callback):
         return self.dirpath / "best.ckpt"
 
     def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
-        if self.every_n_steps and trainer.global_step % self.every_n_steps == 0:
+        step = trainer.global_step
+        if self.every_n_steps and step % self.every_n_steps == 0 and step != self._saved_step:
+            self._saved_step = step  # with gradient accumulation several batches share a step
             trainer.save_checkpoint(self.last_path)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

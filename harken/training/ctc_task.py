@@ -58,7 +58,7 @@ class CTCTask(pl.LightningModule):
         audio, audio_len, tokens, token_len = batch
         log_probs, enc_len, _ = self.model(audio, audio_len)
         loss = self.model.ctc_loss(log_probs, enc_len, tokens, token_len)
-        self._consumed += 1
+        self._consumed = batch_idx + 1  # Lightning continues batch_idx within a resumed epoch
         self.log("train_loss", loss, prog_bar=True, batch_size=audio.shape[0])
         self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], prog_bar=False, batch_size=1)
         return loss
