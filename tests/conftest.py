@@ -46,13 +46,13 @@ def tiny_config(train_manifest, val_manifest=None, **trainer) -> dict:
     cfg["model"]["decoder"]["feat_in"] = 96
     cfg["model"]["spec_augment"] = None
     cfg["model"]["preprocessor"]["dither"] = 0.0
-    cfg["model"]["optim"] = {"name": "adamw", "lr": 0.01, "weight_decay": 0.0,
+    cfg["model"]["optim"] = {"name": "adamw", "lr": 0.02, "weight_decay": 0.0,
                              "sched": {"name": "CosineAnnealing", "warmup_steps": 10, "min_lr": 1e-4}}
     cfg = apply_overrides(cfg, [
         f"model.train_ds.manifest_filepath={train_manifest}",
         f"model.validation_ds.manifest_filepath={val_manifest or train_manifest}",
         "model.train_ds.batch_size=10", "trainer.check_val_every_n_epoch=1000", "trainer.checkpoint_every_n_steps=0",
-        "trainer.log_every_n_steps=1", "trainer.enable_model_summary=false",
+        "trainer.log_every_n_steps=1", "+trainer.enable_model_summary=false",
     ])
     cfg["trainer"].update(trainer)
     return cfg

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import lightning.pytorch as pl
+import pytest
 import torch
 
 import harken
@@ -13,7 +15,7 @@ from tests.conftest import tiny_config
 
 def test_tiny_model_overfits_ten_utterances(espeak_corpus, tmp_path):
     train_manifest = espeak_corpus.manifests["train"]
-    cfg = tiny_config(train_manifest, max_steps=250, max_epochs=1000, check_val_every_n_epoch=50)
+    cfg = tiny_config(train_manifest, max_steps=1000, max_epochs=1000, check_val_every_n_epoch=100)
     nemo = train(cfg, out=str(tmp_path / "run"), progress=False)
     model = harken.load(str(nemo))
     result = evaluate(model, train_manifest)
@@ -23,24 +25,40 @@ def test_tiny_model_overfits_ten_utterances(espeak_corpus, tmp_path):
     assert list((tmp_path / "run" / "logs" / "csv").rglob("metrics.csv"))
 
 
-def _weights(run_dir):
-    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-    return ckpt
+def _checkpoint(run_dir):
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+
+
+class _Crash(Exception):
+    pass
+
+
+class _CrashAtStep(pl.Callback):
+    """Kills the run before step `step + 1`, as a power cut would: no end-of-training checkpoint."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, *args):
+        if trainer.global_step == self.step:
+            raise _Crash
 
 
 def test_resume_continues_step_count_and_sampler_position(espeak_corpus, tmp_path):
-    # batch 3 over 10 utterances -> 4 batches per epoch; stop mid-epoch 1, at step 6 (batch 2 of epoch 1)
-    overrides = {"max_epochs": 100}
-    cfg = tiny_config(espeak_corpus.manifests["train"], **overrides)
+    # batch 3 over 10 utterances -> 4 batches per epoch; a checkpoint every 3 steps; crash after step 6,
+    # which is batch 2 of epoch 1
+    cfg = tiny_config(espeak_corpus.manifests["train"], max_epochs=100, checkpoint_every_n_steps=3)
     cfg["model"]["train_ds"]["batch_size"] = 3
     straight, split = tmp_path / "straight", tmp_path / "split"
     train({**cfg, "trainer": {**cfg["trainer"], "max_steps": 9}}, out=str(straight), progress=False)
-    train({**cfg, "trainer": {**cfg["trainer"], "max_steps": 6}}, out=str(split), progress=False)
-    stopped = _weights(split)
+    with pytest.raises(_Crash):
+        train({**cfg, "trainer": {**cfg["trainer"], "max_steps": 9}}, out=str(split), progress=False,
+              callbacks=[_CrashAtStep(6)])
+    stopped = _checkpoint(split)
     assert stopped["global_step"] == 6
     assert stopped["harken_sampler"]["epoch"] == 1 and stopped["harken_sampler"]["batches_consumed"] == 2
     train({**cfg, "trainer": {**cfg["trainer"], "max_steps": 9}}, out=str(split), resume=True, progress=False)
-    a, b = _weights(straight), _weights(split)
+    a, b = _checkpoint(straight), _checkpoint(split)
     assert b["global_step"] == 9
     assert b["harken_sampler"] == a["harken_sampler"]
     # same batches in the same order after the resume -> the same weights as the uninterrupted run
@@ -61,7 +79,7 @@ def test_two_process_ddp_on_cpu_via_cli(espeak_corpus, tmp_path):
         capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    ckpt = _weights(tmp_path / "ddp")
+    ckpt = _checkpoint(tmp_path / "ddp")
     assert ckpt["global_step"] == 3
     assert ckpt["harken_sampler"]["world_size"] == 2
     assert (tmp_path / "ddp" / "model.nemo").exists()
@@ -80,7 +98,7 @@ def test_cli_eval_and_transcribe(espeak_corpus, tmp_path, nemo_fixture):
     from harken.data.manifest import read_manifest
 
     rows = read_manifest(preds)
-    assert len(rows) == 4 and all("pred_text" in r.extra for r in rows)
+    assert len(rows) == len(read_manifest(test_manifest)) and all("pred_text" in r.extra for r in rows)
     out = tmp_path / "out.tsv"
     wavs = [r.audio_filepath for r in rows[:2]]
     run = subprocess.run([sys.executable, "-m", "harken", "transcribe", *wavs, "--model", model, "--output", str(out)],

@@ -97,13 +97,20 @@ class DurationBatchSampler(Sampler[list[int]]):
         rng = np.random.default_rng([self.seed, self.epoch])
         order = np.argsort(self.durations, kind="stable")
         batches: list[list[int]] = []
-        for bucket in np.array_split(order, min(self.num_buckets, len(order))):
+        for bucket in np.array_split(order, self._bucket_count()):
             if self.shuffle:
                 bucket = rng.permutation(bucket)
             batches += self._pack(bucket.tolist())
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
         return batches
+
+    def _bucket_count(self) -> int:
+        """No more buckets than batches: a bucket smaller than a batch would only make small batches."""
+        per_batch = self.batch_size or len(self.durations)
+        if self.max_batch_duration is not None:
+            per_batch = min(per_batch, max(1, int(self.max_batch_duration // max(self.durations.mean(), 1e-9))))
+        return max(1, min(self.num_buckets, len(self.durations) // per_batch))
 
     def _pack(self, indices: list[int]) -> list[list[int]]:
         """Fixed size per bucket, set by its longest utterance: the epoch length never changes."""

@@ -57,7 +57,7 @@ class CheckpointPolicy(pl.Callback):
         step = trainer.global_step
         if self.every_n_steps and step % self.every_n_steps == 0 and step != self._saved_step:
             self._saved_step = step  # with gradient accumulation several batches share a step
-            trainer.save_checkpoint(self.last_path)
+            trainer.save_checkpoint(self.last_path, weights_only=False)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
@@ -65,11 +65,11 @@ class CheckpointPolicy(pl.Callback):
         value = trainer.callback_metrics.get(self.monitor)
         if value is not None and (self.best is None or float(value) < self.best):
             self.best = float(value)
-            trainer.save_checkpoint(self.best_path)
-        trainer.save_checkpoint(self.last_path)
+            trainer.save_checkpoint(self.best_path, weights_only=False)
+        trainer.save_checkpoint(self.last_path, weights_only=False)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        trainer.save_checkpoint(self.last_path)
+        trainer.save_checkpoint(self.last_path, weights_only=False)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best}

@@ -37,8 +37,7 @@ class CTCTask(pl.LightningModule):
         loader = build_loader(self.cfg["train_ds"], ds, train=True, rank=self.global_rank,
                               world_size=self.trainer.world_size)
         if self._resume_sampler_state is not None:
-            loader.batch_sampler.load_state_dict(self._resume_sampler_state)
-            self._resume_sampler_state = None
+            loader.batch_sampler.load_state_dict(self._resume_sampler_state)  # kept until the epoch ends
         self._train_loader = loader
         return loader
 
@@ -51,8 +50,11 @@ class CTCTask(pl.LightningModule):
 
     # ------------------------------------------------------------------ steps
     def on_train_epoch_start(self) -> None:
+        # Lightning sets the epoch only on `loader.sampler`/`batch_sampler.sampler`, not on a batch sampler
         sampler = self._train_loader.batch_sampler if self._train_loader is not None else None
-        self._consumed = getattr(sampler, "resume_offset", 0) if sampler is not None else 0
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(self.current_epoch)
+        self._consumed = getattr(sampler, "resume_offset", 0)
 
     def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
         audio, audio_len, tokens, token_len = batch
@@ -62,6 +64,9 @@ class CTCTask(pl.LightningModule):
         self.log("train_loss", loss, prog_bar=True, batch_size=audio.shape[0])
         self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], prog_bar=False, batch_size=1)
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        self._resume_sampler_state = None  # Lightning may build the loader more than once while restoring
 
     def on_validation_epoch_start(self) -> None:
         self._val = [ErrorCounts(), ErrorCounts()]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,10 @@ from harken.training.checkpointing import AtomicCheckpointIO, CheckpointPolicy
 from harken.training.ctc_task import CTCTask
 
 log = logging.getLogger("harken.train")
+
+# our batch sampler restores its position itself (see CTCTask.on_save_checkpoint); Lightning cannot see that
+warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
+warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*")
 
 # keys of NeMo's `trainer:` section that harken passes to Lightning unchanged
 TRAINER_KEYS = {
@@ -55,8 +60,9 @@ def trainer_kwargs(cfg: dict) -> dict[str, Any]:
     return kw
 
 
-def train(cfg: dict, out: str | None = None, resume: bool = False, progress: bool = True) -> Path:
-    """Train the config's model; returns the path of the saved `.nemo`."""
+def train(cfg: dict, out: str | None = None, resume: bool = False, progress: bool = True,
+          callbacks: list[pl.Callback] | None = None) -> Path:
+    """Train the config's model; returns the path of the saved `.nemo`. `callbacks` are extra Lightning ones."""
     cfg = resolve(cfg)
     run_dir = run_dir_for(cfg, out)
     ckpt_dir = run_dir / "checkpoints"
@@ -75,7 +81,7 @@ def train(cfg: dict, out: str | None = None, resume: bool = False, progress: boo
     trainer = pl.Trainer(
         **kw,
         logger=loggers,
-        callbacks=[policy],
+        callbacks=[policy, *(callbacks or [])],
         enable_checkpointing=False,
         use_distributed_sampler=False,  # our batch sampler shards by rank itself
         plugins=[AtomicCheckpointIO()],

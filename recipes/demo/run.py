@@ -67,7 +67,8 @@ def main() -> None:
     print("== 4/4 transcribing a few test files")
     entries = read_manifest(info.manifests["test"])[:6]
     for entry, text in zip(entries, model.transcribe([e.audio_filepath for e in entries])):
-        print(f"   {Path(entry.audio_filepath).name}  ref: {entry.text!r}\n   {'':{len(Path(entry.audio_filepath).name)}}  hyp: {text!r}")
+        name = Path(entry.audio_filepath).name
+        print(f"   {name}  ref: {entry.text!r}\n   {'':{len(name)}}  hyp: {text!r}")
     print(f"model saved: {nemo}   ({(time.time() - start) / 60:.1f} min in all)")
     print(f"try: .venv/bin/harken transcribe {entries[0].audio_filepath} --model {nemo}")
 
