@@ -1,0 +1,143 @@
+"""A small AN4-like corpus spoken by espeak-ng, for training and testing without downloads.
+
+Everything is planned from the seed first (texts, voices, speed, pitch, augmentation), then rendered,
+so the same seed gives the same corpus and a killed run continues: finished wavs (written atomically)
+are kept. The test split is spoken by accents *and* voice variants that training never hears, and its
+texts come from a separate random stream; the share that also occurs in training is reported.
+
+    out/wav/{train,val,test}/00000.wav
+    out/{train,val,test}_manifest.json   (NeMo JSON lines, paths relative to `out`)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from harken.data.manifest import ManifestEntry, write_manifest
+from harken.synth.espeak import EspeakError, available_voices, speak
+from harken.synth.texts import sample_text
+
+TRAIN_ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029"]
+TRAIN_VARIANTS = ["", "+m1", "+m2", "+m3", "+m4", "+f1", "+f2", "+f3", "+klatt", "+klatt2"]
+TEST_ACCENTS = ["en-gb-x-gbclan", "en-gb-x-gbcwmd"]
+TEST_VARIANTS = ["+m5", "+m6", "+f4", "+klatt3"]
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Item:
+    split: str
+    index: int
+    text: str
+    spoken: str
+    kind: str
+    voice: str
+    speed: int
+    pitch: int
+    augment: bool
+
+    @property
+    def relpath(self) -> str:
+        return f"wav/{self.split}/{self.index:05d}.wav"
+
+
+@dataclass
+class CorpusInfo:
+    out_dir: Path
+    manifests: dict[str, Path] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    hours: dict[str, float] = field(default_factory=dict)
+    train_voices: list[str] = field(default_factory=list)
+    test_voices: list[str] = field(default_factory=list)
+    text_overlap: float = 0.0  # share of test utterances whose text also occurs in training
+
+
+def voices(accents: list[str], variants: list[str]) -> list[str]:
+    """Accent+variant combinations this espeak-ng installation actually has."""
+    known = available_voices()
+    found = [a + v for a in accents if a in known for v in variants if not v or v in known]
+    if not found:
+        raise EspeakError(f"none of the voices {accents} exist in this espeak-ng installation")
+    return found
+
+
+def plan(n: dict[str, int], seed: int) -> list[Item]:
+    """Every utterance's content and voice, from the seed alone."""
+    train_voices = voices(TRAIN_ACCENTS, TRAIN_VARIANTS)
+    test_voices = voices(TEST_ACCENTS, TEST_VARIANTS)
+    items = []
+    for k, split in enumerate(SPLITS):
+        rng = np.random.default_rng([seed, k])
+        pool = test_voices if split == "test" else train_voices
+        for i in range(n[split]):
+            text, spoken, kind = sample_text(rng)
+            items.append(Item(split, i, text, spoken, kind, str(pool[int(rng.integers(len(pool)))]),
+                              speed=int(rng.integers(130, 200)), pitch=int(rng.integers(30, 71)),
+                              augment=split != "test"))
+    return items
+
+
+def render(item: Item, out_dir: Path, seed: int, sample_rate: int) -> float:
+    """Write the item's wav unless it exists; returns its duration in seconds."""
+    path = out_dir / item.relpath
+    if path.exists():
+        return sf.info(str(path)).duration
+    audio = speak(item.spoken, item.voice, item.speed, item.pitch, sample_rate)
+    if item.augment:
+        audio = augment(audio, sample_rate, np.random.default_rng([seed, SPLITS.index(item.split), item.index, 7]))
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(audio, -1, 1), sample_rate, subtype="PCM_16", format="WAV")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(buf.getvalue())
+    os.replace(tmp, path)
+    return len(audio) / sample_rate
+
+
+def augment(audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """Random gain, leading/trailing silence and white noise at 20-40 dB SNR."""
+    lead, trail = (int(rng.uniform(0, 0.3) * sample_rate) for _ in range(2))
+    audio = np.concatenate([np.zeros(lead, np.float32), audio * rng.uniform(0.3, 1.0), np.zeros(trail, np.float32)])
+    power = float(np.mean(audio ** 2)) + 1e-12
+    snr_db = rng.uniform(20, 40)
+    noise = rng.standard_normal(len(audio)) * np.sqrt(power / 10 ** (snr_db / 10))
+    return (audio + noise).astype(np.float32)
+
+
+def make_corpus(
+    out_dir: str | Path,
+    n_train: int = 1200,
+    n_val: int = 100,
+    n_test: int = 150,
+    seed: int = 0,
+    sample_rate: int = 16000,
+    jobs: int = 2,
+    progress: bool = True,
+) -> CorpusInfo:
+    out_dir = Path(out_dir)
+    items = plan({"train": n_train, "val": n_val, "test": n_test}, seed)
+    with ThreadPoolExecutor(max(1, jobs)) as pool:  # the work happens in espeak-ng subprocesses
+        work = pool.map(lambda it: render(it, out_dir, seed, sample_rate), items)
+        durations = list(tqdm(work, total=len(items), desc="espeak-ng", unit="utt", disable=not progress))
+    info = CorpusInfo(out_dir)
+    for split in SPLITS:
+        rows = [(it, d) for it, d in zip(items, durations) if it.split == split]
+        entries = [ManifestEntry(it.relpath, round(d, 3), it.text, extra={"voice": it.voice, "kind": it.kind})
+                   for it, d in rows]
+        info.manifests[split] = write_manifest(out_dir / f"{split}_manifest.json", entries)
+        info.counts[split] = len(rows)
+        info.hours[split] = sum(d for _, d in rows) / 3600
+    info.train_voices = sorted({it.voice for it in items if it.split == "train"})
+    info.test_voices = sorted({it.voice for it in items if it.split == "test"})
+    train_texts = {it.text for it in items if it.split == "train"}
+    test = [it for it in items if it.split == "test"]
+    info.text_overlap = sum(it.text in train_texts for it in test) / max(len(test), 1)
+    return info

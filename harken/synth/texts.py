@@ -1,0 +1,72 @@
+"""What the synthetic corpus says: AN4-like short utterances over the labels " a-z'".
+
+Three kinds, as in CMU's AN4 census database: names and cities spelled letter by letter, digit
+strings read as words, and short editing commands. Each item has the transcript (`text`) and what
+espeak-ng is asked to say (`spoken`: capital letters, so "A" is the letter, not the article).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NAMES = """
+aaron abby adam alan albert alex alice amy andrew angela anna anne arthur barbara ben betty bill bob
+bonnie brad brian bruce carl carol carlos catherine charles chris christine claire colin craig dan daniel
+david dawn dean debbie dennis diana donald donna doris dorothy douglas earl edith edward elaine ellen emily
+emma eric ethel eugene evelyn frank fred gail gary george gerald gloria grace greg harold harry heather
+helen henry howard irene isaac jack jacob james jane janet jason jean jeff jennifer jerry jessica jill jim
+joan joe john joseph joyce judy julia karen kate keith kelly kenneth kevin kim larry laura lee leo linda
+lisa louis lucy mark martha martin mary matthew megan michael mike nancy nathan neil nick nina norma oliver
+oscar pamela patrick paul peggy peter philip rachel ralph ray rebecca richard rita robert roger rose roy
+ruth ryan sally sam sandra sarah scott sharon steve susan terry thomas tim tina todd tony victor walter
+wanda wayne william yvonne zach
+""".split()
+
+CITIES = """
+akron albany atlanta austin baltimore bangor berlin boise boston boulder buffalo cairo calgary camden
+canton chicago cleveland columbus dallas dayton denver detroit dover dublin durham el paso erie eugene
+fargo flint fresno geneva glasgow hartford helena houston irvine ithaca jackson juneau kansas city kent
+lansing leeds lima lincoln lisbon london lowell macon madison memphis miami milan moscow naples nashville
+newark norfolk oakland ogden omaha orlando oslo ottawa oxford paris peoria phoenix pittsburgh portland
+provo quebec raleigh reno richmond rome salem san diego santa fe savannah seattle sparta spokane tampa
+toledo topeka toronto trenton tucson tulsa utica vienna warsaw wichita york yuma zurich
+""".split()
+
+DIGITS = "zero one two three four five six seven eight nine".split()
+
+COMMANDS = [
+    "yes", "no", "stop", "go", "help", "enter", "erase", "rubout", "repeat", "start over", "go back",
+    "next", "previous", "cancel", "continue", "delete that", "undo", "redo", "save the file", "quit",
+    "open the door", "close the window", "turn left", "turn right", "move up", "move down", "that's right",
+    "that's wrong", "try again", "i don't know", "read it back", "spell it", "new line", "clear all",
+]
+TEMPLATES = ["go to line {n}", "delete word {n}", "page {n}", "move {n} steps", "select item {n}",
+             "call extension {n} {m}", "room {n} {m} {k}"]
+KINDS = ("spelled", "digits", "command")
+
+
+def spelled(rng: np.random.Generator) -> tuple[str, str]:
+    word = str(rng.choice(NAMES if rng.random() < 0.5 else CITIES))
+    letters = [c for c in word if c.isalpha()]
+    return " ".join(letters), " ".join(c.upper() for c in letters)
+
+
+def digits(rng: np.random.Generator) -> tuple[str, str]:
+    text = " ".join(DIGITS[int(d)] for d in rng.integers(0, 10, int(rng.integers(3, 8))))
+    return text, text
+
+
+def command(rng: np.random.Generator) -> tuple[str, str]:
+    if rng.random() < 0.6:
+        text = str(rng.choice(COMMANDS))
+    else:
+        n, m, k = (DIGITS[int(i)] for i in rng.integers(1, 10, 3))
+        text = str(rng.choice(TEMPLATES)).format(n=n, m=m, k=k)
+    return text, text
+
+
+def sample_text(rng: np.random.Generator) -> tuple[str, str, str]:
+    """(text, spoken, kind) with the three kinds in equal shares."""
+    kind = KINDS[int(rng.integers(len(KINDS)))]
+    text, spoken = {"spelled": spelled, "digits": digits, "command": command}[kind](rng)
+    return text, spoken, kind
