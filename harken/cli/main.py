@@ -10,6 +10,7 @@ COMMANDS = {
     "train": ("harken.cli.train", "train a model from a NeMo-layout YAML config"),
     "eval": ("harken.cli.evaluate", "WER/CER of a model on a manifest"),
     "transcribe": ("harken.cli.transcribe", "transcribe audio files or a manifest"),
+    "synth": ("harken.cli.synth", "make a synthetic corpus with espeak-ng"),
 }
 
 

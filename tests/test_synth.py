@@ -1,0 +1,51 @@
+import re
+import subprocess
+import sys
+
+import numpy as np
+import soundfile as sf
+
+from harken.data.manifest import read_manifest
+from harken.synth.corpus import make_corpus
+
+LABELS = set(" abcdefghijklmnopqrstuvwxyz'")
+
+
+def test_corpus_is_valid_and_test_voices_are_held_out(espeak_corpus):
+    info = espeak_corpus
+    assert info.counts == {"train": 10, "val": 4, "test": 4}
+    assert not set(info.train_voices) & set(info.test_voices)
+    for split, manifest in info.manifests.items():
+        entries = read_manifest(manifest)
+        assert len(entries) == info.counts[split]
+        for e in entries:
+            assert set(e.text) <= LABELS and e.text == e.text.strip() and e.text
+            audio, sr = sf.read(e.audio_filepath)
+            assert sr == 16000 and audio.ndim == 1
+            assert abs(len(audio) / sr - e.duration) < 0.01
+            assert np.sqrt(np.mean(audio ** 2)) > 0.01  # speech, not silence
+            assert (e.extra["voice"] in info.test_voices) == (split == "test")
+
+
+def test_same_seed_same_corpus_and_resume(tmp_path):
+    a = make_corpus(tmp_path / "a", n_train=6, n_val=2, n_test=2, seed=3, jobs=2, progress=False)
+    b = make_corpus(tmp_path / "b", n_train=6, n_val=2, n_test=2, seed=3, jobs=1, progress=False)
+    rows = {s: [(e.text, e.extra) for e in read_manifest(a.manifests[s])] for s in a.manifests}
+    assert rows == {s: [(e.text, e.extra) for e in read_manifest(b.manifests[s])] for s in b.manifests}
+    wav_a = sorted((tmp_path / "a" / "wav").rglob("*.wav"))
+    assert [p.read_bytes() for p in wav_a] == [p.read_bytes() for p in sorted((tmp_path / "b" / "wav").rglob("*.wav"))]
+
+    victim, keeper = wav_a[0], wav_a[1]
+    kept_mtime = keeper.stat().st_mtime_ns
+    original = victim.read_bytes()
+    victim.unlink()
+    make_corpus(tmp_path / "a", n_train=6, n_val=2, n_test=2, seed=3, jobs=2, progress=False)
+    assert victim.read_bytes() == original  # recreated identically
+    assert keeper.stat().st_mtime_ns == kept_mtime  # finished files are not redone
+
+
+def test_cli_prints_corpus_size(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "harken", "synth", str(tmp_path / "c"), "--train", "3", "--val", "1",
+                          "--test", "1"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert re.search(r"train\s+3 utterances", run.stdout) and "unseen in training" in run.stdout
