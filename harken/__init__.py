@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["ASRModel", "load", "__version__"]
+__all__ = ["ASRModel", "from_pretrained", "load", "__version__"]
 
 if TYPE_CHECKING:
     from harken.models.ctc_model import ASRModel
@@ -24,6 +24,13 @@ def load(path: str, map_location: str = "cpu") -> ASRModel:
     from harken.models.ctc_model import ASRModel
 
     return ASRModel.load(path, map_location=map_location)
+
+
+def from_pretrained(name: str, map_location: str = "cpu", progress: bool = True) -> ASRModel:
+    """Load a catalog model by name (downloaded once into the cache), a path, or a URL."""
+    from harken.pretrained.catalog import resolve
+
+    return load(str(resolve(name, progress=progress)), map_location=map_location)
 
 
 def __getattr__(name: str) -> Any:

@@ -11,6 +11,7 @@ COMMANDS = {
     "eval": ("harken.cli.evaluate", "WER/CER of a model on a manifest"),
     "transcribe": ("harken.cli.transcribe", "transcribe audio files or a manifest"),
     "synth": ("harken.cli.synth", "make a synthetic corpus with espeak-ng"),
+    "models": ("harken.cli.models", "list or download pretrained models"),
 }
 
 
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(modules[args.command].run(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as e:  # user errors: message, no traceback
+    except (ValueError, OSError, KeyError) as e:  # user errors: message, no traceback
         print(f"harken {args.command}: error: {e}", file=sys.stderr)
         return 1
 

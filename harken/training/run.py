@@ -64,6 +64,7 @@ def train(cfg: dict, out: str | None = None, resume: bool = False, progress: boo
           callbacks: list[pl.Callback] | None = None) -> Path:
     """Train the config's model; returns the path of the saved `.nemo`. `callbacks` are extra Lightning ones."""
     cfg = resolve(cfg)
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)  # no GPU/TPU/tips chatter
     run_dir = run_dir_for(cfg, out)
     ckpt_dir = run_dir / "checkpoints"
     seed = int((cfg.get("trainer") or {}).get("seed", cfg.get("seed", 0)) or 0)

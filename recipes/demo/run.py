@@ -37,7 +37,8 @@ def main() -> None:
     info = make_corpus(out / "corpus", n_train=args.train, n_val=100, n_test=150, seed=0, jobs=2, progress=True)
     for split in ("train", "val", "test"):
         print(f"   {split:5s} {info.counts[split]:5d} utterances  {info.hours[split] * 60:6.1f} min")
-    print(f"   train voices: {', '.join(info.train_voices)}")
+    accents = sorted({v.split("+")[0] for v in info.train_voices})
+    print(f"   train voices: {len(info.train_voices)} ({len(accents)} accents: {', '.join(accents)}; with variants)")
     print(f"   test voices (unseen in training): {', '.join(info.test_voices)}")
     print(f"   test texts also in training: {info.text_overlap:.0%}")
 

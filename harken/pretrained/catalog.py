@@ -1,0 +1,85 @@
+"""Named pretrained models: NVIDIA's public CTC/classification checkpoints, by their NeMo names.
+
+`from_pretrained("stt_en_quartznet15x5")` downloads once into the cache and loads from there
+afterwards. A local path, `file://` URL or http(s) URL works wherever a name does. The download
+locations are the ones NeMo's `list_available_models()` publishes; their checksums are not published,
+so they are checked only when known (`sha256`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from harken.pretrained.download import DownloadError, cache_dir, fetch, offline
+
+NGC = "https://api.ngc.nvidia.com/v2/models/nvidia"
+HF = "https://huggingface.co/nvidia"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str
+    url: str
+    family: str
+    loads: bool  # whether this harken version can run the family yet
+    sha256: str | None = None
+    description: str = ""
+
+
+def _ngc(name: str, version: str, family: str, loads: bool, folder: str = "nemo", file: str | None = None) -> ModelCard:
+    return ModelCard(name, f"{NGC}/{folder}/{name}/versions/{version}/files/{file or name + '.nemo'}", family, loads)
+
+
+def _hf(name: str, family: str, loads: bool) -> ModelCard:
+    return ModelCard(name, f"{HF}/{name}/resolve/main/{name}.nemo", family, loads)
+
+
+_CARDS = [
+    ModelCard("QuartzNet15x5Base-En", f"{NGC}/nemospeechmodels/versions/1.0.0a5/files/QuartzNet15x5Base-En.nemo",
+              "quartznet (characters)", True, description="English, LibriSpeech+CV+WSJ+Fisher+SWB+NSC"),
+    _ngc("stt_en_quartznet15x5", "1.0.0rc1", "quartznet (characters)", True),
+    _ngc("stt_en_jasper10x5dr", "1.0.0rc1", "jasper (characters)", True),
+    *[_ngc(f"stt_{lang}_quartznet15x5", "1.0.0rc1", "quartznet (characters)", True)
+      for lang in ("ca", "de", "es", "fr", "it", "pl", "ru", "zh")],
+    *[_ngc(f"stt_en_citrinet_{size}", "1.0.0rc1", "citrinet (BPE)", False) for size in (256, 512, 1024)],
+    *[_ngc(f"stt_en_citrinet_{size}_gamma_0_25", "1.0.0", "citrinet (BPE)", False) for size in (256, 512, 1024)],
+    _ngc("stt_en_conformer_ctc_small", "1.6.0", "conformer-ctc (BPE)", False),
+    _ngc("stt_en_conformer_ctc_medium", "1.6.0", "conformer-ctc (BPE)", False),
+    _ngc("stt_en_conformer_ctc_large", "1.10.0", "conformer-ctc (BPE)", False),
+    _ngc("stt_en_conformer_ctc_xlarge", "1.10.0", "conformer-ctc (BPE)", False),
+    _hf("stt_en_fastconformer_ctc_large", "fastconformer-ctc (BPE)", False),
+    _hf("stt_en_fastconformer_ctc_xlarge", "fastconformer-ctc (BPE)", False),
+    _ngc("commandrecognition_en_matchboxnet3x1x64_v1", "1.0.0rc1", "matchboxnet (speech commands)", False),
+    _ngc("commandrecognition_en_matchboxnet3x1x64_v2", "1.0.0rc1", "matchboxnet (speech commands)", False),
+    _ngc("vad_marblenet", "1.0.0rc1", "marblenet (VAD)", False),
+]
+CATALOG: dict[str, ModelCard] = {card.name: card for card in _CARDS}
+
+
+def resolve(name_or_path: str, progress: bool = True) -> Path:
+    """A local `.nemo` path for a catalog name, path or URL, downloading into the cache if needed."""
+    local = Path(name_or_path).expanduser()
+    if local.exists():
+        return local
+    scheme = urlparse(name_or_path).scheme
+    if scheme in ("file", "http", "https"):
+        card = ModelCard(Path(urlparse(name_or_path).path).name or "model.nemo", name_or_path, "?", True)
+        dest = cache_dir() / "urls" / card.name
+    elif name_or_path in CATALOG:
+        card = CATALOG[name_or_path]
+        dest = cache_dir() / "models" / f"{card.name}.nemo"
+    else:
+        near = difflib.get_close_matches(name_or_path, CATALOG, n=3)
+        hint = f"; did you mean {', '.join(near)}?" if near else "; `harken models list` shows the catalog"
+        raise KeyError(f"{name_or_path!r} is neither a file nor a known pretrained model{hint}")
+    if dest.exists() and card.sha256 is None:
+        return dest
+    if offline() and scheme != "file":
+        raise DownloadError(
+            f"offline mode (HARKEN_OFFLINE=1): {name_or_path} is not in the cache at {dest}; copy the .nemo "
+            f"there (from {card.url}) or unset HARKEN_OFFLINE"
+        )
+    return fetch(card.url, dest, sha256=card.sha256, progress=progress)
