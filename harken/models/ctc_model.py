@@ -108,6 +108,32 @@ class ASRModel(nn.Module):
         cfg["target"] = NEMO_CTC_MODEL_TARGET
         return cfg
 
+    def change_vocabulary(self, new_labels: Sequence[str]) -> None:
+        """Swap the character vocabulary for fine-tuning: a new CTC head, the encoder untouched.
+
+        Unlike NeMo, rows of characters present in both vocabularies (and the blank) keep their
+        trained weights, so fine-tuning starts from a model that already spells the shared letters.
+        """
+        new_labels = list(new_labels)
+        tokenizer = CharTokenizer(new_labels)  # validates the labels first
+        old_decoder, old_labels = self.decoder, self.labels
+        dec_cfg = {**self.cfg["decoder"], "num_classes": len(new_labels), "vocabulary": new_labels}
+        decoder = instantiate(dec_cfg).to(self.device)
+        old_w, new_w = old_decoder.decoder_layers[0], decoder.decoder_layers[0]
+        with torch.no_grad():
+            for j, label in enumerate(new_labels):
+                if label in old_labels:
+                    i = old_labels.index(label)
+                    new_w.weight[j], new_w.bias[j] = old_w.weight[i], old_w.bias[i]
+            new_w.weight[-1], new_w.bias[-1] = old_w.weight[-1], old_w.bias[-1]  # blank
+        self.decoder, self.tokenizer = decoder, tokenizer
+        connect(self.encoder, self.decoder)
+        self.cfg["decoder"] = dec_cfg
+        self.cfg["labels"] = new_labels
+        for section in ("train_ds", "validation_ds", "test_ds"):
+            if isinstance(self.cfg.get(section), dict) and "labels" in self.cfg[section]:
+                self.cfg[section]["labels"] = new_labels
+
     # ------------------------------------------------------------------ properties
     @property
     def sample_rate(self) -> int:

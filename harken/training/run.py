@@ -22,6 +22,7 @@ from harken.core.config import dump_config, resolve
 from harken.models.ctc_model import ASRModel
 from harken.training.checkpointing import AtomicCheckpointIO, CheckpointPolicy
 from harken.training.ctc_task import CTCTask
+from harken.training.init_from import init_spec, initialize_from
 
 log = logging.getLogger("harken.train")
 
@@ -71,6 +72,9 @@ def train(cfg: dict, out: str | None = None, resume: bool = False, progress: boo
     pl.seed_everything(seed, workers=True, verbose=False)
 
     model = ASRModel.from_config(cfg["model"])
+    init = init_spec(cfg)
+    if init and not resume:  # a resumed run already has its weights in the checkpoint
+        initialize_from(model, **init)
     task = CTCTask(model)
     every = int((cfg.get("trainer") or {}).get("checkpoint_every_n_steps", 0) or 0)
     policy = CheckpointPolicy(ckpt_dir, every_n_steps=every)

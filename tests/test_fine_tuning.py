@@ -1,0 +1,65 @@
+"""Fine-tuning: a new vocabulary on NeMo's quartznet_tiny fixture, and init_from in training."""
+
+import subprocess
+import sys
+
+import torch
+
+import harken
+from harken.core.config import dump_config
+from harken.data.manifest import read_manifest, write_manifest
+from harken.training.init_from import initialize_from
+
+
+def test_change_vocabulary_keeps_encoder_and_shared_rows(nemo_fixture):
+    path = nemo_fixture("quartznet_tiny") / "model.nemo"
+    original = harken.load(str(path))
+    model = harken.load(str(path))
+    model.change_vocabulary([*model.labels, "-"])
+    assert model.labels[-1] == "-" and model.blank_id == 29 and model.tokenizer.blank_id == 29
+    for key, value in original.encoder.state_dict().items():
+        assert torch.equal(model.encoder.state_dict()[key], value), key
+    old_w = original.decoder.decoder_layers[0].weight
+    new_w = model.decoder.decoder_layers[0].weight
+    assert new_w.shape[0] == 30
+    assert torch.equal(new_w[:28], old_w[:28]) and torch.equal(new_w[-1], old_w[-1])  # letters and blank kept
+    assert model.cfg["decoder"]["num_classes"] == 29 and model.cfg["labels"][-1] == "-"
+    assert model.transcribe(torch.zeros(16000))[0] is not None
+
+
+def test_fine_tune_with_extra_character_via_cli(nemo_fixture, espeak_corpus, tmp_path):
+    fixture = nemo_fixture("quartznet_tiny") / "model.nemo"
+    model = harken.load(str(fixture))
+    model.change_vocabulary([*model.labels, "-"])
+    rows = read_manifest(espeak_corpus.manifests["train"])
+    for row in rows[:3]:
+        row.text = row.text.replace(" ", "-", 1)  # the new character occurs in the data
+    manifest = write_manifest(tmp_path / "train.json", rows)
+    cfg = {"model": model.export_config(), "trainer": {"max_steps": 3, "accelerator": "cpu",
+                                                       "enable_model_summary": False}}
+    cfg["model"]["train_ds"] = {"manifest_filepath": str(manifest), "batch_size": 5}
+    cfg["model"]["validation_ds"] = None
+    cfg["model"]["optim"] = {"name": "adamw", "lr": 1e-3}
+    (tmp_path / "ft.yaml").write_text(dump_config(cfg))
+    run = subprocess.run([sys.executable, "-m", "harken", "train", str(tmp_path / "ft.yaml"), f"init_from={fixture}",
+                          "--out", str(tmp_path / "run"), "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "init_from" in run.stderr and "skipped 2" in run.stderr  # the two decoder tensors no longer fit
+    tuned = harken.load(str(tmp_path / "run" / "model.nemo"))
+    assert tuned.labels[-1] == "-"
+    moved = [k for k, v in harken.load(str(fixture)).encoder.state_dict().items()
+             if not torch.equal(tuned.encoder.state_dict()[k], v)]
+    assert moved  # training did change the encoder that init_from loaded
+
+
+def test_initialize_from_include_exclude(nemo_fixture):
+    fixture = str(nemo_fixture("quartznet_tiny") / "model.nemo")
+    model = harken.load(fixture)
+    torch.nn.init.zeros_(model.decoder.decoder_layers[0].weight)
+    encoder_before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    loaded, skipped = initialize_from(model, fixture, include=["decoder"])
+    assert all(k.startswith("decoder.") for k in loaded) and loaded
+    assert model.decoder.decoder_layers[0].weight.abs().sum() > 0  # the zeroed head came back
+    loaded, _ = initialize_from(model, fixture, exclude=["decoder", "preprocessor"])
+    assert all(k.startswith("encoder.") for k in loaded)
+    assert all(torch.equal(model.encoder.state_dict()[k], v) for k, v in encoder_before.items())
