@@ -34,8 +34,11 @@ MODEL_TARGETS = {
     "harken.models.ctc_model.ASRModel": "ctc",
     "nemo.collections.asr.models.ctc_models.EncDecCTCModel": "ctc",
     "nemo.collections.asr.models.EncDecCTCModel": "ctc",
+    "nemo.collections.asr.models.ctc_bpe_models.EncDecCTCModelBPE": "ctc",
+    "nemo.collections.asr.models.EncDecCTCModelBPE": "ctc",
 }
 NEMO_CTC_MODEL_TARGET = "nemo.collections.asr.models.ctc_models.EncDecCTCModel"
+NEMO_CTC_BPE_MODEL_TARGET = "nemo.collections.asr.models.ctc_bpe_models.EncDecCTCModelBPE"
 
 _ALIASES = {alias: canonical for canonical, aliases in _FAMILIES.items() for alias in (canonical, *aliases)}
 

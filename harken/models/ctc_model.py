@@ -18,10 +18,18 @@ from torch import nn
 
 from harken.audio.io import AudioSource, as_waveform, audio_info
 from harken.core.config import resolve
-from harken.core.registry import MODEL_TARGETS, NEMO_CTC_MODEL_TARGET, instantiate, nemo_target
+from harken.core.registry import (
+    MODEL_TARGETS,
+    NEMO_CTC_BPE_MODEL_TARGET,
+    NEMO_CTC_MODEL_TARGET,
+    instantiate,
+    nemo_target,
+)
 from harken.core.typed_module import connect
 from harken.decoding.ctc_greedy import ctc_greedy_decode
 from harken.models.archive import ArchiveError, read_archive, write_archive
+from harken.text.bpe_tokenizer import BPETokenizer
+from harken.text.build import NEMO_PREFIX, build_tokenizer
 from harken.text.char_tokenizer import CharTokenizer
 
 
@@ -49,7 +57,8 @@ def inference_mode(model: nn.Module) -> Iterator[None]:
 
 
 class ASRModel(nn.Module):
-    def __init__(self, cfg: dict):
+    def __init__(self, cfg: dict, artifacts: dict[str, bytes] | None = None):
+        """`cfg`: a model section (or a whole config); `artifacts`: files it refers to as `nemo:NAME`."""
         super().__init__()
         cfg = resolve(cfg)
         cfg = cfg.get("model", cfg)
@@ -59,10 +68,8 @@ class ASRModel(nn.Module):
         self.spec_augmentation = instantiate(augment) if augment else None
         self.encoder = instantiate(cfg["encoder"])
         self.decoder = instantiate(cfg["decoder"])
-        labels = self.decoder.vocabulary or cfg.get("labels")
-        if not labels:
-            raise ValueError("model config: decoder.vocabulary (or labels) is required for a character model")
-        self.tokenizer = CharTokenizer(list(labels))
+        self.tokenizer = build_tokenizer(cfg, artifacts)
+        self.artifacts = _referenced_artifacts(cfg, artifacts or {}, self.tokenizer)
         connect(self.preprocessor, self.encoder)
         connect(self.encoder, self.decoder)
 
@@ -79,7 +86,7 @@ class ASRModel(nn.Module):
             raise ArchiveError(
                 f"{path}: model class {target!r} is not supported here; supported: {sorted(MODEL_TARGETS)}"
             )
-        model = cls(archive.config)
+        model = cls(archive.config, archive.artifacts)
         expected = model.state_dict()
         got = archive.state_dict
         missing = [k for k in expected if k not in got]
@@ -98,38 +105,53 @@ class ASRModel(nn.Module):
 
     def save(self, path: str | Path) -> None:
         """Write a `.nemo` archive that harken and NeMo both load."""
-        write_archive(path, self.export_config(), self.state_dict())
+        write_archive(path, self.export_config(), self.state_dict(), artifacts=self.artifacts)
 
     def export_config(self) -> dict:
         cfg = copy.deepcopy(self.cfg)
         for section in ("preprocessor", "spec_augment", "encoder", "decoder"):
             if cfg.get(section) and "_target_" in cfg[section]:
                 cfg[section]["_target_"] = nemo_target(cfg[section]["_target_"])
-        cfg["target"] = NEMO_CTC_MODEL_TARGET
+        if isinstance(self.tokenizer, BPETokenizer):  # the model file travels inside the archive
+            cfg["tokenizer"] = {**cfg["tokenizer"], "model_path": NEMO_PREFIX + self.tokenizer.name}
+        cfg["target"] = NEMO_CTC_BPE_MODEL_TARGET if isinstance(self.tokenizer, BPETokenizer) else NEMO_CTC_MODEL_TARGET
         return cfg
 
-    def change_vocabulary(self, new_labels: Sequence[str]) -> None:
-        """Swap the character vocabulary for fine-tuning: a new CTC head, the encoder untouched.
+    def change_vocabulary(self, new_vocabulary: Sequence[str] | str | Path) -> None:
+        """Swap the vocabulary for fine-tuning: a new CTC head, the encoder untouched.
 
-        Unlike NeMo, rows of characters present in both vocabularies (and the blank) keep their
-        trained weights, so fine-tuning starts from a model that already spells the shared letters.
+        A list of characters makes a character model; a folder holding a SentencePiece
+        `tokenizer.model` makes a BPE model. Unlike NeMo, rows of tokens present in both
+        vocabularies (and the blank) keep their trained weights, so fine-tuning starts from a model
+        that already knows the shared tokens.
         """
-        new_labels = list(new_labels)
-        tokenizer = CharTokenizer(new_labels)  # validates the labels first
-        old_decoder, old_labels = self.decoder, self.labels
+        if isinstance(new_vocabulary, (str, Path)):
+            model_file = Path(new_vocabulary) / "tokenizer.model"
+            if not model_file.is_file():
+                raise FileNotFoundError(f"{new_vocabulary}: no tokenizer.model (SentencePiece) in this folder")
+            tokenizer = BPETokenizer(model_file.read_bytes())
+            self.cfg["tokenizer"] = {"dir": str(new_vocabulary), "type": "bpe",
+                                     "model_path": NEMO_PREFIX + tokenizer.name}
+            self.artifacts = {tokenizer.name: tokenizer.model_proto}
+            self.cfg.pop("labels", None)
+        else:
+            tokenizer = CharTokenizer(list(new_vocabulary))  # validates the labels first
+            self.cfg.pop("tokenizer", None)
+            self.artifacts = {}
+            self.cfg["labels"] = list(tokenizer.labels)
+        new_labels, old_labels, old_decoder = list(tokenizer.labels), self.labels, self.decoder
         dec_cfg = {**self.cfg["decoder"], "num_classes": len(new_labels), "vocabulary": new_labels}
         decoder = instantiate(dec_cfg).to(self.device)
         old_w, new_w = old_decoder.decoder_layers[0], decoder.decoder_layers[0]
+        old_index = {label: i for i, label in enumerate(old_labels)}
         with torch.no_grad():
             for j, label in enumerate(new_labels):
-                if label in old_labels:
-                    i = old_labels.index(label)
-                    new_w.weight[j], new_w.bias[j] = old_w.weight[i], old_w.bias[i]
+                if label in old_index:
+                    new_w.weight[j], new_w.bias[j] = old_w.weight[old_index[label]], old_w.bias[old_index[label]]
             new_w.weight[-1], new_w.bias[-1] = old_w.weight[-1], old_w.bias[-1]  # blank
         self.decoder, self.tokenizer = decoder, tokenizer
         connect(self.encoder, self.decoder)
         self.cfg["decoder"] = dec_cfg
-        self.cfg["labels"] = new_labels
         for section in ("train_ds", "validation_ds", "test_ds"):
             if isinstance(self.cfg.get(section), dict) and "labels" in self.cfg[section]:
                 self.cfg[section]["labels"] = new_labels
@@ -225,3 +247,14 @@ def _seconds(item: AudioSource, sample_rate: int) -> float:
         return audio_info(item)[2]
     except ValueError:
         return 0.0  # unreadable: the load will raise a clear error at its turn
+
+
+def _referenced_artifacts(cfg: dict, artifacts: dict[str, bytes], tokenizer) -> dict[str, bytes]:
+    """The archive members the config points at (`nemo:NAME`), so a re-saved archive keeps them."""
+    kept = {}
+    for value in (cfg.get("tokenizer") or {}).values():
+        if isinstance(value, str) and value.startswith(NEMO_PREFIX) and value[len(NEMO_PREFIX):] in artifacts:
+            kept[value[len(NEMO_PREFIX):]] = artifacts[value[len(NEMO_PREFIX):]]
+    if isinstance(tokenizer, BPETokenizer) and tokenizer.name not in kept:
+        kept[tokenizer.name] = tokenizer.model_proto
+    return kept
