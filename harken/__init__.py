@@ -20,10 +20,11 @@ if TYPE_CHECKING:
 
 
 def load(path: str, map_location: str = "cpu") -> ASRModel:
-    """Load a `.nemo` archive (harken's or NeMo's) as a ready-to-use model in eval mode."""
-    from harken.models.ctc_model import ASRModel
+    """Load a `.nemo` archive (harken's or NeMo's) in eval mode: a CTC model, or a classifier for
+    NeMo's speech-command and VAD archives."""
+    from harken.models.loading import load_model
 
-    return ASRModel.load(path, map_location=map_location)
+    return load_model(path, map_location=map_location)
 
 
 def from_pretrained(name: str, map_location: str = "cpu", progress: bool = True) -> ASRModel:

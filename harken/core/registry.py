@@ -16,6 +16,10 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         "nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor",
         "nemo.collections.asr.modules.audio_preprocessing.AudioToMelSpectrogramPreprocessor",
     ),
+    "harken.audio.mfcc.MFCCPreprocessor": (
+        "nemo.collections.asr.modules.AudioToMFCCPreprocessor",
+        "nemo.collections.asr.modules.audio_preprocessing.AudioToMFCCPreprocessor",
+    ),
     "harken.audio.spec_augment.SpectrogramAugmentation": (
         "nemo.collections.asr.modules.SpectrogramAugmentation",
         "nemo.collections.asr.modules.audio_preprocessing.SpectrogramAugmentation",
@@ -28,6 +32,10 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         "nemo.collections.asr.modules.ConvASRDecoder",
         "nemo.collections.asr.modules.conv_asr.ConvASRDecoder",
     ),
+    "harken.modules.classification_head.ConvASRDecoderClassification": (
+        "nemo.collections.asr.modules.ConvASRDecoderClassification",
+        "nemo.collections.asr.modules.conv_asr.ConvASRDecoderClassification",
+    ),
 }
 # model-level `target:` keys of a .nemo config
 MODEL_TARGETS = {
@@ -36,8 +44,12 @@ MODEL_TARGETS = {
     "nemo.collections.asr.models.EncDecCTCModel": "ctc",
     "nemo.collections.asr.models.ctc_bpe_models.EncDecCTCModelBPE": "ctc",
     "nemo.collections.asr.models.EncDecCTCModelBPE": "ctc",
+    "harken.models.classifier.SpeechClassifier": "classification",
+    "nemo.collections.asr.models.classification_models.EncDecClassificationModel": "classification",
+    "nemo.collections.asr.models.EncDecClassificationModel": "classification",
 }
 NEMO_CTC_MODEL_TARGET = "nemo.collections.asr.models.ctc_models.EncDecCTCModel"
+NEMO_CLASSIFIER_TARGET = "nemo.collections.asr.models.classification_models.EncDecClassificationModel"
 NEMO_CTC_BPE_MODEL_TARGET = "nemo.collections.asr.models.ctc_bpe_models.EncDecCTCModelBPE"
 
 _ALIASES = {alias: canonical for canonical, aliases in _FAMILIES.items() for alias in (canonical, *aliases)}

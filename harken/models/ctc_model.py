@@ -19,7 +19,6 @@ from torch import nn
 from harken.audio.io import AudioSource, as_waveform, audio_info
 from harken.core.config import resolve
 from harken.core.registry import (
-    MODEL_TARGETS,
     NEMO_CTC_BPE_MODEL_TARGET,
     NEMO_CTC_MODEL_TARGET,
     instantiate,
@@ -27,7 +26,7 @@ from harken.core.registry import (
 )
 from harken.core.typed_module import connect
 from harken.decoding.ctc_greedy import ctc_greedy_decode
-from harken.models.archive import ArchiveError, read_archive, write_archive
+from harken.models.archive import ArchiveError, write_archive
 from harken.text.bpe_tokenizer import BPETokenizer
 from harken.text.build import NEMO_PREFIX, build_tokenizer
 from harken.text.char_tokenizer import CharTokenizer
@@ -80,28 +79,12 @@ class ASRModel(nn.Module):
 
     @classmethod
     def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> ASRModel:
-        archive = read_archive(path)
-        target = archive.config.get("target", NEMO_CTC_MODEL_TARGET)
-        if MODEL_TARGETS.get(target) != "ctc":
-            raise ArchiveError(
-                f"{path}: model class {target!r} is not supported here; supported: {sorted(MODEL_TARGETS)}"
-            )
-        model = cls(archive.config, archive.artifacts)
-        expected = model.state_dict()
-        got = archive.state_dict
-        missing = [k for k in expected if k not in got]
-        unexpected = [k for k in got if k not in expected]
-        resized = [f"{k} {tuple(got[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
-                   if k in got and tuple(got[k].shape) != tuple(v.shape)]
-        if missing or unexpected or resized:
-            raise ArchiveError(
-                f"{path}: weights do not fit the model its config describes: "
-                f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
-                f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}, "
-                f"wrong shape {resized[:3]}{'...' if len(resized) > 3 else ''}"
-            )
-        model.load_state_dict(got)
-        return model.to(map_location).eval()
+        from harken.models.loading import load_model
+
+        model = load_model(path, map_location)
+        if not isinstance(model, cls):
+            raise ArchiveError(f"{path}: holds a {type(model).__name__}, not a speech recognition model")
+        return model
 
     def save(self, path: str | Path) -> None:
         """Write a `.nemo` archive that harken and NeMo both load."""
