@@ -11,7 +11,9 @@ import harken
 from harken.audio.mel import MelSpectrogramPreprocessor, slaney_mel_filterbank
 from harken.models.archive import read_archive
 
-CTC_FIXTURES = ["quartznet_tiny", "jasper_dr", "quartznet_se", "citrinet_bpe"]
+CTC_FIXTURES = [
+    "quartznet_tiny", "jasper_dr", "quartznet_se", "citrinet_bpe", "conformer_ctc_bpe", "fastconformer_ctc_bpe",
+]
 TOL = 1e-4
 
 

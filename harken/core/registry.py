@@ -28,6 +28,10 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         "nemo.collections.asr.modules.ConvASREncoder",
         "nemo.collections.asr.modules.conv_asr.ConvASREncoder",
     ),
+    "harken.modules.conformer.ConformerEncoder": (
+        "nemo.collections.asr.modules.ConformerEncoder",
+        "nemo.collections.asr.modules.conformer_encoder.ConformerEncoder",
+    ),
     "harken.modules.conv_asr.ConvASRDecoder": (
         "nemo.collections.asr.modules.ConvASRDecoder",
         "nemo.collections.asr.modules.conv_asr.ConvASRDecoder",

@@ -1,0 +1,179 @@
+"""Conformer / FastConformer encoder for CTC (NeMo's `ConformerEncoder`, offline, full context).
+
+    features -> ConvSubsampling -> x * sqrt(d_model) -> N x ConformerLayer -> [B, d_model, T']
+    ConformerLayer: x + FF/2 -> + RelPosMHSA -> + Conv module -> + FF/2 -> LayerNorm   (macaron)
+
+Self-attention uses Transformer-XL relative positions (per-layer u/v biases when `untie_biases`).
+State-dict names are NeMo's, so its checkpoints load.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from harken.core.neural_types import AcousticEncodedRepresentation, LengthsType, NeuralType, SpectrogramType
+from harken.core.typed_module import TypedModule
+from harken.modules.subsampling import ConvSubsampling
+
+
+def relative_positions(length: int, d_model: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """[1, 2T-1, d_model] sinusoids for relative positions T-1 ... -(T-1)."""
+    positions = torch.arange(length - 1, -length, -1, dtype=torch.float32, device=device).unsqueeze(1)
+    div = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32, device=device) * -(math.log(10000.0) / d_model))
+    pe = torch.zeros(positions.shape[0], d_model, device=device)
+    pe[:, 0::2] = torch.sin(positions * div)
+    pe[:, 1::2] = torch.cos(positions * div)
+    return pe.unsqueeze(0).to(dtype)
+
+
+class RelPositionMultiHeadAttention(nn.Module):
+    def __init__(self, n_heads: int, d_model: int, dropout: float, shared_bias: tuple[nn.Parameter, ...] | None):
+        super().__init__()
+        self.h, self.d_k = n_heads, d_model // n_heads
+        self.linear_q, self.linear_k = nn.Linear(d_model, d_model), nn.Linear(d_model, d_model)
+        self.linear_v, self.linear_out = nn.Linear(d_model, d_model), nn.Linear(d_model, d_model)
+        self.linear_pos = nn.Linear(d_model, d_model, bias=False)
+        if shared_bias is None:
+            self.pos_bias_u = nn.Parameter(torch.zeros(self.h, self.d_k))
+            self.pos_bias_v = nn.Parameter(torch.zeros(self.h, self.d_k))
+        else:
+            self.pos_bias_u, self.pos_bias_v = shared_bias
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, pos_emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, t, _ = x.shape
+        q = self.linear_q(x).view(b, t, self.h, self.d_k)
+        k = self.linear_k(x).view(b, t, self.h, self.d_k).transpose(1, 2)
+        v = self.linear_v(x).view(b, t, self.h, self.d_k).transpose(1, 2)
+        p = self.linear_pos(pos_emb).view(pos_emb.shape[0], -1, self.h, self.d_k).transpose(1, 2)
+        ac = torch.matmul((q + self.pos_bias_u).transpose(1, 2), k.transpose(-2, -1))
+        bd = _rel_shift(torch.matmul((q + self.pos_bias_v).transpose(1, 2), p.transpose(-2, -1)))[..., :t]
+        scores = (ac + bd) / math.sqrt(self.d_k)
+        mask = mask.unsqueeze(1)
+        attn = torch.softmax(scores.masked_fill(mask, torch.finfo(scores.dtype).min), dim=-1).masked_fill(mask, 0.0)
+        out = torch.matmul(self.dropout(attn), v).transpose(1, 2).reshape(b, t, self.h * self.d_k)
+        return self.linear_out(out)
+
+
+def _rel_shift(x: torch.Tensor) -> torch.Tensor:
+    """[b, h, T, 2T-1] scores by relative offset -> scores by key position (Transformer-XL's trick)."""
+    b, h, t, n = x.shape
+    x = nn.functional.pad(x, (1, 0)).view(b, h, n + 1, t)
+    return x[:, :, 1:].reshape(b, h, t, n)
+
+
+class ConformerFeedForward(nn.Module):
+    def __init__(self, d_model: int, d_ff: int, dropout: float):
+        super().__init__()
+        self.linear1, self.linear2 = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
+        self.activation, self.dropout = nn.SiLU(), nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear2(self.dropout(self.activation(self.linear1(x))))
+
+
+class ConformerConvolution(nn.Module):
+    def __init__(self, d_model: int, kernel_size: int, norm_type: str = "batch_norm"):
+        super().__init__()
+        if kernel_size % 2 == 0:
+            raise ValueError(f"conv_kernel_size={kernel_size}: must be odd")
+        self.pointwise_conv1 = nn.Conv1d(d_model, 2 * d_model, 1)
+        self.depthwise_conv = nn.Conv1d(d_model, d_model, kernel_size, padding=kernel_size // 2, groups=d_model)
+        if norm_type == "batch_norm":
+            self.batch_norm: nn.Module = nn.BatchNorm1d(d_model)
+        elif norm_type == "layer_norm":
+            self.batch_norm = nn.LayerNorm(d_model)
+        else:
+            raise ValueError(f"conv_norm_type={norm_type!r}: harken supports batch_norm and layer_norm")
+        self.activation = nn.SiLU()
+        self.pointwise_conv2 = nn.Conv1d(d_model, d_model, 1)
+
+    def forward(self, x: torch.Tensor, pad_mask: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.glu(self.pointwise_conv1(x.transpose(1, 2)), dim=1)
+        x = self.depthwise_conv(x.masked_fill(pad_mask.unsqueeze(1), 0.0))
+        if isinstance(self.batch_norm, nn.LayerNorm):
+            x = self.batch_norm(x.transpose(1, 2)).transpose(1, 2)
+        else:
+            x = self.batch_norm(x)
+        return self.pointwise_conv2(self.activation(x)).transpose(1, 2)
+
+
+class ConformerLayer(nn.Module):
+    def __init__(self, d_model: int, d_ff: int, n_heads: int, conv_kernel_size: int, conv_norm_type: str,
+                 dropout: float, dropout_att: float, shared_bias: tuple[nn.Parameter, ...] | None):
+        super().__init__()
+        self.norm_feed_forward1 = nn.LayerNorm(d_model)
+        self.feed_forward1 = ConformerFeedForward(d_model, d_ff, dropout)
+        self.norm_conv = nn.LayerNorm(d_model)
+        self.conv = ConformerConvolution(d_model, conv_kernel_size, conv_norm_type)
+        self.norm_self_att = nn.LayerNorm(d_model)
+        self.self_attn = RelPositionMultiHeadAttention(n_heads, d_model, dropout_att, shared_bias)
+        self.norm_feed_forward2 = nn.LayerNorm(d_model)
+        self.feed_forward2 = ConformerFeedForward(d_model, d_ff, dropout)
+        self.dropout = nn.Dropout(dropout)
+        self.norm_out = nn.LayerNorm(d_model)
+
+    def forward(self, x: torch.Tensor, pos_emb: torch.Tensor, att_mask: torch.Tensor, pad_mask: torch.Tensor):
+        x = x + 0.5 * self.dropout(self.feed_forward1(self.norm_feed_forward1(x)))
+        x = x + self.dropout(self.self_attn(self.norm_self_att(x), pos_emb, att_mask))
+        x = x + self.dropout(self.conv(self.norm_conv(x), pad_mask))
+        x = x + 0.5 * self.dropout(self.feed_forward2(self.norm_feed_forward2(x)))
+        return self.norm_out(x)
+
+
+class ConformerEncoder(TypedModule):
+    input_types = {
+        "audio_signal": NeuralType(("B", "D", "T"), SpectrogramType()),
+        "length": NeuralType(("B",), LengthsType()),
+    }
+    output_types = {
+        "outputs": NeuralType(("B", "D", "T"), AcousticEncodedRepresentation()),
+        "encoded_lengths": NeuralType(("B",), LengthsType()),
+    }
+
+    def __init__(self, feat_in: int, n_layers: int, d_model: int, feat_out: int = -1, subsampling: str = "striding",
+                 subsampling_factor: int = 4, subsampling_conv_channels: int = -1, ff_expansion_factor: int = 4,
+                 self_attention_model: str = "rel_pos", n_heads: int = 4, att_context_size: list | None = None,
+                 xscaling: bool = True, untie_biases: bool = True, conv_kernel_size: int = 31,
+                 conv_norm_type: str = "batch_norm", dropout: float = 0.1, dropout_pre_encoder: float = 0.1,
+                 dropout_emb: float = 0.1, dropout_att: float = 0.0, **ignored):
+        super().__init__()
+        if self_attention_model != "rel_pos" or (att_context_size and list(att_context_size) != [-1, -1]):
+            raise ValueError("ConformerEncoder: harken supports self_attention_model=rel_pos with full context")
+        if feat_out not in (-1, None):
+            raise ValueError("ConformerEncoder: feat_out (an output projection) is not supported")
+        channels = d_model if subsampling_conv_channels in (-1, None) else subsampling_conv_channels
+        self.d_model, self.subsampling_factor = d_model, subsampling_factor
+        self.pre_encode = ConvSubsampling(subsampling, subsampling_factor, feat_in, d_model, channels)
+        self.xscale = math.sqrt(d_model) if xscaling else None
+        self.pre_dropout = nn.Dropout(dropout_pre_encoder)
+        shared = None
+        if not untie_biases:
+            d_k = d_model // n_heads
+            self.pos_bias_u = nn.Parameter(torch.zeros(n_heads, d_k))
+            self.pos_bias_v = nn.Parameter(torch.zeros(n_heads, d_k))
+            shared = (self.pos_bias_u, self.pos_bias_v)
+        self.layers = nn.ModuleList(
+            ConformerLayer(d_model, d_model * ff_expansion_factor, n_heads, conv_kernel_size, conv_norm_type,
+                           dropout, dropout_att, shared) for _ in range(n_layers)
+        )
+
+    def subsampling(self) -> int:
+        return self.subsampling_factor
+
+    def forward(self, audio_signal: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, length = self.pre_encode(audio_signal.transpose(1, 2), length)
+        if self.xscale is not None:
+            x = x * self.xscale
+        x = self.pre_dropout(x)
+        t = x.shape[1]
+        pos_emb = relative_positions(t, self.d_model, x.device, x.dtype)
+        valid = torch.arange(t, device=x.device)[None, :] < length[:, None]
+        att_mask = ~(valid[:, None, :] & valid[:, :, None])  # True where a query or key is padding
+        pad_mask = ~valid
+        for layer in self.layers:
+            x = layer(x, pos_emb, att_mask, pad_mask)
+        return x.transpose(1, 2), length
