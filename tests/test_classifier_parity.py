@@ -71,3 +71,36 @@ def test_classifier_round_trip(nemo_fixture, tmp_path):
     x = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
     assert torch.equal(again.classify(x)[0].logits, model.classify(x)[0].logits)
     assert read_archive(tmp_path / "copy.nemo").config["target"].endswith("EncDecClassificationModel")
+
+
+def test_frame_vad_matches_nemo(nemo_fixture):
+    from harken.models.classifier import FrameClassifier
+
+    folder = nemo_fixture("marblenet_frame_vad")
+    model = harken.load(folder / "model.nemo")
+    assert isinstance(model, FrameClassifier)
+    for probe, suffix in (("probe.wav", ""), ("probe_1s.wav", "_1s")):
+        x, xl = _wave(folder, probe)
+        with torch.inference_mode():
+            feats, _ = model.preprocessor(x, xl)
+            logits = model(x, xl)
+        assert np.abs(feats.numpy() - np.load(folder / f"features{suffix}.npy")).max() <= TOL
+        assert np.abs(logits.numpy() - np.load(folder / f"logits{suffix}.npy")).max() <= TOL
+    b, out = np.load(folder / "batch_inputs.npz"), np.load(folder / "batch_outputs.npz")
+    with torch.inference_mode():
+        logits = model(torch.from_numpy(b["input_signal"]), torch.from_numpy(b["input_signal_length"]))
+    assert np.abs(logits.numpy() - out["logits"]).max() <= TOL
+    meta = json.loads((folder / "meta.json").read_text())
+    labels = model.frame_labels(str(folder / "probe.wav"))
+    assert "".join(labels) == meta["frame_predictions_3s"][: len(labels)] and len(labels) == 150
+
+
+def test_frame_vad_round_trip_keeps_loss_weights(nemo_fixture, tmp_path):
+    folder = nemo_fixture("marblenet_frame_vad")
+    model = harken.load(folder / "model.nemo")
+    model.save(tmp_path / "vad.nemo")
+    original, copy = read_archive(folder / "model.nemo"), read_archive(tmp_path / "vad.nemo")
+    assert sorted(original.state_dict) == sorted(copy.state_dict)  # NeMo loads it strictly
+    assert copy.config["target"].endswith("EncDecFrameClassificationModel")
+    assert harken.load(tmp_path / "vad.nemo").transcribe([str(folder / "probe_1s.wav")]) == \
+        model.transcribe([str(folder / "probe_1s.wav")])

@@ -40,6 +40,10 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         "nemo.collections.asr.modules.ConvASRDecoderClassification",
         "nemo.collections.asr.modules.conv_asr.ConvASRDecoderClassification",
     ),
+    "harken.modules.classification_head.MultiLayerPerceptron": (
+        "nemo.collections.common.parts.MultiLayerPerceptron",
+        "nemo.collections.common.parts.multi_layer_perceptron.MultiLayerPerceptron",
+    ),
 }
 # model-level `target:` keys of a .nemo config
 MODEL_TARGETS = {
@@ -51,9 +55,13 @@ MODEL_TARGETS = {
     "harken.models.classifier.SpeechClassifier": "classification",
     "nemo.collections.asr.models.classification_models.EncDecClassificationModel": "classification",
     "nemo.collections.asr.models.EncDecClassificationModel": "classification",
+    "harken.models.classifier.FrameClassifier": "frame_classification",
+    "nemo.collections.asr.models.classification_models.EncDecFrameClassificationModel": "frame_classification",
+    "nemo.collections.asr.models.EncDecFrameClassificationModel": "frame_classification",
 }
 NEMO_CTC_MODEL_TARGET = "nemo.collections.asr.models.ctc_models.EncDecCTCModel"
 NEMO_CLASSIFIER_TARGET = "nemo.collections.asr.models.classification_models.EncDecClassificationModel"
+NEMO_FRAME_CLASSIFIER_TARGET = "nemo.collections.asr.models.classification_models.EncDecFrameClassificationModel"
 NEMO_CTC_BPE_MODEL_TARGET = "nemo.collections.asr.models.ctc_bpe_models.EncDecCTCModelBPE"
 
 _ALIASES = {alias: canonical for canonical, aliases in _FAMILIES.items() for alias in (canonical, *aliases)}

@@ -18,7 +18,7 @@ from torch import nn
 
 from harken.audio.io import AudioSource, as_waveform
 from harken.core.config import resolve
-from harken.core.registry import NEMO_CLASSIFIER_TARGET, instantiate, nemo_target
+from harken.core.registry import NEMO_CLASSIFIER_TARGET, NEMO_FRAME_CLASSIFIER_TARGET, instantiate, nemo_target
 from harken.core.typed_module import connect
 from harken.models.archive import write_archive
 from harken.models.ctc_model import inference_mode
@@ -32,6 +32,8 @@ class Classification:
 
 
 class SpeechClassifier(nn.Module):
+    nemo_target = NEMO_CLASSIFIER_TARGET
+
     def __init__(self, cfg: dict, artifacts: dict[str, bytes] | None = None):
         super().__init__()
         cfg = resolve(cfg)
@@ -43,11 +45,12 @@ class SpeechClassifier(nn.Module):
         self.spec_augmentation = instantiate(augment) if augment else None
         self.encoder = instantiate(cfg["encoder"])
         self.decoder = instantiate(cfg["decoder"])
-        if len(self.labels) != self.decoder.num_classes:
+        if self.labels and len(self.labels) != self.decoder.num_classes:
             raise ValueError(f"model config: {len(self.labels)} labels but decoder.num_classes="
                              f"{self.decoder.num_classes}")
         connect(self.preprocessor, self.encoder)
-        connect(self.encoder, self.decoder)
+        if not isinstance(self, FrameClassifier):  # the frame head reads the encoder output transposed
+            connect(self.encoder, self.decoder)
 
     @property
     def sample_rate(self) -> int:
@@ -93,8 +96,41 @@ class SpeechClassifier(nn.Module):
         for section in ("preprocessor", "spec_augment", "encoder", "decoder"):
             if cfg.get(section) and "_target_" in cfg[section]:
                 cfg[section]["_target_"] = nemo_target(cfg[section]["_target_"])
-        cfg["target"] = NEMO_CLASSIFIER_TARGET
+        cfg["target"] = self.nemo_target
         return cfg
 
     def save(self, path: str | Path) -> None:
-        write_archive(path, self.export_config(), self.state_dict())
+        state = {**self.state_dict(), **getattr(self, "passthrough_state", {})}
+        write_archive(path, self.export_config(), state)
+
+
+class FrameClassifier(SpeechClassifier):
+    """One label per encoder frame (MarbleNet frame VAD: 20 ms frames). `classify` gives frame labels,
+    which NeMo's own `transcribe()` for this class does not (it returns top-k over time instead)."""
+
+    nemo_target = NEMO_FRAME_CLASSIFIER_TARGET
+
+    def forward(self, input_signal: torch.Tensor, input_signal_length: torch.Tensor) -> torch.Tensor:
+        """Waveforms [B, T] -> logits [B, frames, classes]."""
+        feats, feat_len = self.preprocessor(input_signal, input_signal_length)
+        if self.training and self.spec_augmentation is not None:
+            feats = self.spec_augmentation(feats, feat_len)
+        encoded, _ = self.encoder(feats, feat_len)
+        return self.decoder(encoded.transpose(1, 2))
+
+    def frame_labels(self, audio: AudioSource) -> list[str]:
+        """The label of every valid encoder frame of one input."""
+        wave = torch.from_numpy(as_waveform(audio, self.sample_rate))[None].to(self.device)
+        length = torch.tensor([wave.shape[1]], device=self.device)
+        with inference_mode(self):
+            encoded, enc_len = self.encoder(*self.preprocessor(wave, length))
+            logits = self.decoder(encoded.transpose(1, 2))[0]
+        return [self.labels[int(k)] for k in logits[: int(enc_len[0])].argmax(-1)]
+
+    def classify(self, audio, batch_size: int = 8):
+        raise TypeError("a frame classifier labels frames: use frame_labels(audio) or transcribe([...])")
+
+    def transcribe(self, audio: AudioSource | Sequence[AudioSource], batch_size: int = 8, progress: bool = False,
+                   **ignored) -> list[list[str]]:
+        items = [audio] if isinstance(audio, (str, Path, np.ndarray, torch.Tensor)) else list(audio)
+        return [self.frame_labels(item) for item in items]

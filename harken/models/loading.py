@@ -16,9 +16,9 @@ def model_class(kind: str) -> type[nn.Module]:
         from harken.models.ctc_model import ASRModel
 
         return ASRModel
-    from harken.models.classifier import SpeechClassifier
+    from harken.models.classifier import FrameClassifier, SpeechClassifier
 
-    return SpeechClassifier
+    return FrameClassifier if kind == "frame_classification" else SpeechClassifier
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
@@ -37,6 +37,9 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> nn
 def load_checked(model: nn.Module, state: dict[str, torch.Tensor], where: str | Path) -> None:
     """load_state_dict that names every missing, unexpected or mis-shaped tensor instead of failing vaguely."""
     expected = model.state_dict()
+    # training-only tensors (NeMo's frame VAD saves its loss's class weights): kept to be written back
+    model.passthrough_state = {k: v for k, v in state.items() if k.startswith("loss.") and k not in expected}
+    state = {k: v for k, v in state.items() if k not in model.passthrough_state}
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     resized = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()

@@ -33,3 +33,32 @@ class ConvASRDecoderClassification(TypedModule):
     def forward(self, encoder_output: torch.Tensor) -> torch.Tensor:
         logits = self.decoder_layers(self.pooling(encoder_output).flatten(1))
         return logits if self.return_logits else torch.softmax(logits, dim=-1)
+
+
+class MultiLayerPerceptron(TypedModule):
+    """Per-frame head of NeMo's frame VAD: (num_layers - 1) x [Linear, activation], then Linear to classes.
+
+    Layers are attributes `layer0`, `layer1`, ... as in NeMo, so its state dicts load.
+    """
+
+    input_types = {"hidden_states": NeuralType(("B", "T", "D"), AcousticEncodedRepresentation())}
+    output_types = {"logits": NeuralType(("B", "T", "D"), LogitsType())}
+
+    def __init__(self, hidden_size: int, num_classes: int, num_layers: int = 2, activation: str = "relu",
+                 log_softmax: bool = True, **ignored):
+        super().__init__()
+        acts = {"relu": nn.ReLU, "gelu": nn.GELU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+        if activation not in acts:
+            raise ValueError(f"decoder.activation={activation!r}: use one of {sorted(acts)}")
+        layers: list[nn.Module] = []
+        for _ in range(num_layers - 1):
+            layers += [nn.Linear(hidden_size, hidden_size), acts[activation]()]
+        layers.append(nn.Linear(hidden_size, num_classes))
+        for i, layer in enumerate(layers):
+            setattr(self, f"layer{i}", layer)
+        self.n_layers, self.log_softmax, self.num_classes = len(layers), log_softmax, num_classes
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        for i in range(self.n_layers):
+            hidden_states = getattr(self, f"layer{i}")(hidden_states)
+        return torch.log_softmax(hidden_states, dim=-1) if self.log_softmax else hidden_states
