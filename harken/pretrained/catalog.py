@@ -44,17 +44,17 @@ _CARDS = [
     _ngc("stt_en_jasper10x5dr", "1.0.0rc1", "jasper (characters)", True),
     *[_ngc(f"stt_{lang}_quartznet15x5", "1.0.0rc1", "quartznet (characters)", True)
       for lang in ("ca", "de", "es", "fr", "it", "pl", "ru", "zh")],
-    *[_ngc(f"stt_en_citrinet_{size}", "1.0.0rc1", "citrinet (BPE)", False) for size in (256, 512, 1024)],
-    *[_ngc(f"stt_en_citrinet_{size}_gamma_0_25", "1.0.0", "citrinet (BPE)", False) for size in (256, 512, 1024)],
-    _ngc("stt_en_conformer_ctc_small", "1.6.0", "conformer-ctc (BPE)", False),
-    _ngc("stt_en_conformer_ctc_medium", "1.6.0", "conformer-ctc (BPE)", False),
-    _ngc("stt_en_conformer_ctc_large", "1.10.0", "conformer-ctc (BPE)", False),
-    _ngc("stt_en_conformer_ctc_xlarge", "1.10.0", "conformer-ctc (BPE)", False),
-    _hf("stt_en_fastconformer_ctc_large", "fastconformer-ctc (BPE)", False),
-    _hf("stt_en_fastconformer_ctc_xlarge", "fastconformer-ctc (BPE)", False),
-    _ngc("commandrecognition_en_matchboxnet3x1x64_v1", "1.0.0rc1", "matchboxnet (speech commands)", False),
-    _ngc("commandrecognition_en_matchboxnet3x1x64_v2", "1.0.0rc1", "matchboxnet (speech commands)", False),
-    _ngc("vad_marblenet", "1.0.0rc1", "marblenet (VAD)", False),
+    *[_ngc(f"stt_en_citrinet_{size}", "1.0.0rc1", "citrinet (BPE)", True) for size in (256, 512, 1024)],
+    *[_ngc(f"stt_en_citrinet_{size}_gamma_0_25", "1.0.0", "citrinet (BPE)", True) for size in (256, 512, 1024)],
+    _ngc("stt_en_conformer_ctc_small", "1.6.0", "conformer-ctc (BPE)", True),
+    _ngc("stt_en_conformer_ctc_medium", "1.6.0", "conformer-ctc (BPE)", True),
+    _ngc("stt_en_conformer_ctc_large", "1.10.0", "conformer-ctc (BPE)", True),
+    _ngc("stt_en_conformer_ctc_xlarge", "1.10.0", "conformer-ctc (BPE)", True),
+    _hf("stt_en_fastconformer_ctc_large", "fastconformer-ctc (BPE)", True),
+    _hf("stt_en_fastconformer_ctc_xlarge", "fastconformer-ctc (BPE)", True),
+    _ngc("commandrecognition_en_matchboxnet3x1x64_v1", "1.0.0rc1", "matchboxnet (speech commands)", True),
+    _ngc("commandrecognition_en_matchboxnet3x1x64_v2", "1.0.0rc1", "matchboxnet (speech commands)", True),
+    _ngc("vad_marblenet", "1.0.0rc1", "marblenet (VAD)", True),
 ]
 CATALOG: dict[str, ModelCard] = {card.name: card for card in _CARDS}
 
