@@ -59,3 +59,24 @@ def test_change_vocabulary_to_a_new_sentencepiece_model(citrinet, tmp_path):
     reloaded = harken.load(tmp_path / "new.nemo")
     assert reloaded.labels == model.labels
     assert reloaded.tokenizer.encode("the red ball") == model.tokenizer.encode("the red ball")
+
+
+def test_wordpiece_vocabulary(citrinet, tmp_path):
+    from harken.text.wordpiece_tokenizer import WordPieceTokenizer
+
+    tok = WordPieceTokenizer.from_bytes((citrinet / "wpe_vocab.txt").read_bytes())
+    ids = tok.encode("the cat")
+    pieces = [tok.labels[i] for i in ids]
+    assert pieces[0] == "the" and all(p.startswith("##") for p in pieces[2:])
+    assert tok.decode(ids) == "the cat"
+    assert tok.normalize("the  Zebra") == ("the Zebra", 5)  # 'Z' is not in the vocabulary: the word is dropped
+
+    folder = tmp_path / "wpe"
+    folder.mkdir()
+    (folder / "vocab.txt").write_bytes((citrinet / "wpe_vocab.txt").read_bytes())
+    model = harken.load(citrinet / "model.nemo")
+    model.change_vocabulary(folder)
+    assert model.labels == tok.labels and model.cfg["tokenizer"]["type"] == "wpe"
+    model.save(tmp_path / "wpe.nemo")
+    again = harken.load(tmp_path / "wpe.nemo")
+    assert again.tokenizer.encode("the cat") == ids

@@ -30,6 +30,7 @@ from harken.models.archive import ArchiveError, write_archive
 from harken.text.bpe_tokenizer import BPETokenizer
 from harken.text.build import NEMO_PREFIX, build_tokenizer
 from harken.text.char_tokenizer import CharTokenizer
+from harken.text.wordpiece_tokenizer import WordPieceTokenizer
 
 
 @dataclass
@@ -95,26 +96,31 @@ class ASRModel(nn.Module):
         for section in ("preprocessor", "spec_augment", "encoder", "decoder"):
             if cfg.get(section) and "_target_" in cfg[section]:
                 cfg[section]["_target_"] = nemo_target(cfg[section]["_target_"])
-        if isinstance(self.tokenizer, BPETokenizer):  # the model file travels inside the archive
-            cfg["tokenizer"] = {**cfg["tokenizer"], "model_path": NEMO_PREFIX + self.tokenizer.name}
-        cfg["target"] = NEMO_CTC_BPE_MODEL_TARGET if isinstance(self.tokenizer, BPETokenizer) else NEMO_CTC_MODEL_TARGET
+        subword = isinstance(self.tokenizer, (BPETokenizer, WordPieceTokenizer))
+        if subword:  # the tokenizer file travels inside the archive
+            key = "model_path" if isinstance(self.tokenizer, BPETokenizer) else "vocab_path"
+            cfg["tokenizer"] = {**cfg["tokenizer"], key: NEMO_PREFIX + self.tokenizer.name}
+        cfg["target"] = NEMO_CTC_BPE_MODEL_TARGET if subword else NEMO_CTC_MODEL_TARGET
         return cfg
 
     def change_vocabulary(self, new_vocabulary: Sequence[str] | str | Path) -> None:
         """Swap the vocabulary for fine-tuning: a new CTC head, the encoder untouched.
 
         A list of characters makes a character model; a folder holding a SentencePiece
-        `tokenizer.model` makes a BPE model. Unlike NeMo, rows of tokens present in both
-        vocabularies (and the blank) keep their trained weights, so fine-tuning starts from a model
-        that already knows the shared tokens.
+        `tokenizer.model` (or a WordPiece `vocab.txt`) makes a subword model. Unlike NeMo, rows of
+        tokens present in both vocabularies (and the blank) keep their trained weights, so fine-tuning
+        starts from a model that already knows the shared tokens.
         """
         if isinstance(new_vocabulary, (str, Path)):
-            model_file = Path(new_vocabulary) / "tokenizer.model"
-            if not model_file.is_file():
-                raise FileNotFoundError(f"{new_vocabulary}: no tokenizer.model (SentencePiece) in this folder")
-            tokenizer = BPETokenizer(model_file.read_bytes())
-            self.cfg["tokenizer"] = {"dir": str(new_vocabulary), "type": "bpe",
-                                     "model_path": NEMO_PREFIX + tokenizer.name}
+            folder = Path(new_vocabulary)
+            if (folder / "tokenizer.model").is_file():
+                tokenizer = BPETokenizer((folder / "tokenizer.model").read_bytes())
+                self.cfg["tokenizer"] = {"dir": str(folder), "type": "bpe", "model_path": NEMO_PREFIX + tokenizer.name}
+            elif (folder / "vocab.txt").is_file():
+                tokenizer = WordPieceTokenizer.from_bytes((folder / "vocab.txt").read_bytes())
+                self.cfg["tokenizer"] = {"dir": str(folder), "type": "wpe", "vocab_path": NEMO_PREFIX + tokenizer.name}
+            else:
+                raise FileNotFoundError(f"{folder}: no tokenizer.model (SentencePiece) or vocab.txt (WordPiece) here")
             self.artifacts = {tokenizer.name: tokenizer.model_proto}
             self.cfg.pop("labels", None)
         else:
@@ -238,6 +244,6 @@ def _referenced_artifacts(cfg: dict, artifacts: dict[str, bytes], tokenizer) -> 
     for value in (cfg.get("tokenizer") or {}).values():
         if isinstance(value, str) and value.startswith(NEMO_PREFIX) and value[len(NEMO_PREFIX):] in artifacts:
             kept[value[len(NEMO_PREFIX):]] = artifacts[value[len(NEMO_PREFIX):]]
-    if isinstance(tokenizer, BPETokenizer) and tokenizer.name not in kept:
+    if isinstance(tokenizer, (BPETokenizer, WordPieceTokenizer)) and tokenizer.name not in kept:
         kept[tokenizer.name] = tokenizer.model_proto
     return kept
