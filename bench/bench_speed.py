@@ -1,17 +1,21 @@
 """QuartzNet 5x5 speed on this machine: inference RTFx and training throughput (random weights).
 
     .venv/bin/python bench/bench_speed.py [--threads 2] [--repeats 5] [--table bench/RESULTS.md]
+        [--nemo-python ~/.venvs/nemo/bin/python]   # also run NeMo's own tasks, alternating, in one run
 
 RTFx = seconds of audio per wall-clock second; inference at batch 1 and 8 on 10 s utterances
-(mel front end + encoder + decoder + greedy decode), training at batch 8 x 5 s (forward, CTC loss,
-backward, novograd step). Appends a row to the results table with the exact command.
+(mel front end + encoder + decoder + greedy decode), training at batch 8 x 5 s (forward with
+SpecAugment, CTC loss over 40-character targets, backward, AdamW step: the same task as the steering
+side's `bench_nemo.py`, which this script runs for NeMo). Appends rows with the exact command.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -52,9 +56,9 @@ def inference_rtfx(model: ASRModel, batch: int, seconds: float, repeats: int) ->
 def training_rate(model: ASRModel, batch: int, seconds: float, repeats: int) -> float:
     audio = torch.randn(batch, int(seconds * SR)) * 0.1
     lengths = torch.full((batch,), audio.shape[1])
-    tokens = torch.randint(0, len(model.labels), (batch, 60))
-    token_len = torch.full((batch,), 60)
-    opt = build_optimizer(model.parameters(), {"name": "novograd", "lr": 0.01, "betas": [0.8, 0.5]})
+    tokens = torch.randint(1, len(model.labels), (batch, 40))
+    token_len = torch.full((batch,), 40)
+    opt = build_optimizer(model.parameters(), {"name": "adamw", "lr": 1e-3})
     model.train()
 
     def step():
@@ -73,28 +77,45 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--config", default="quartznet_5x5")
     p.add_argument("--table", default=str(Path(__file__).parent / "RESULTS.md"))
+    p.add_argument("--nemo-python", help="python of a NeMo 3.0 venv: measure NeMo's same tasks in this run")
+    p.add_argument("--nemo-bench", default=str(Path(__file__).resolve().parents[2] / "shared/anchors/bench_nemo.py"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     set_type_checking(False)  # the default at run time
     model = ASRModel.from_config(load_named_config(args.config))
-    rows = {
-        "RTFx b=1 (10 s)": inference_rtfx(model, 1, 10.0, args.repeats),
-        "RTFx b=8 (10 s)": inference_rtfx(model, 8, 10.0, args.repeats),
-        "train audio-s/s (8 x 5 s)": training_rate(model, 8, 5.0, args.repeats),
-    }
-    for name, value in rows.items():
-        print(f"{name:28s} {value:8.1f}")
+    tasks = [("RTFx b=1 (10 s)", lambda: inference_rtfx(model, 1, 10.0, args.repeats), ["infer", "1", "10"]),
+             ("RTFx b=8 (10 s)", lambda: inference_rtfx(model, 8, 10.0, args.repeats), ["infer", "8", "10"]),
+             ("train audio-s/s (8 x 5 s)", lambda: training_rate(model, 8, 5.0, args.repeats), ["train", "8", "5"])]
+    ours, theirs = {}, {}
+    for name, run, (task, batch, seconds) in tasks:  # alternate harken and NeMo task by task
+        ours[name] = run()
+        if args.nemo_python:
+            theirs[name] = nemo_task(args, task, batch, seconds)
+        print(f"{name:28s} harken {ours[name]:8.1f}" + (f"   NeMo {theirs[name]:8.1f}" if theirs else ""))
     command = "python " + " ".join(["bench/bench_speed.py", *sys.argv[1:]])
-    line = (f"| {datetime.now(timezone.utc):%Y-%m-%d} | harken {args.config} | torch {torch.__version__}, "
-            f"{args.threads} threads, {platform.machine()} | " + " | ".join(f"{v:.1f}" for v in rows.values())
-            + f" | `{command}` |\n")
+    setup = f"torch {torch.__version__}, {args.threads} threads, {platform.machine()}"
+    day = f"{datetime.now(timezone.utc):%Y-%m-%d}"
+    lines = [f"| {day} | harken {args.config} | {setup} | " + " | ".join(f"{v:.1f}" for v in ours.values())
+             + f" | `{command}` |\n"]
+    if theirs:
+        lines.append(f"| {day} | NeMo 3.0.0 qn5x5, same run | {setup} | "
+                     + " | ".join(f"{v:.1f}" for v in theirs.values()) + f" | `{command}` |\n")
     table = Path(args.table)
     if not table.exists():
         table.write_text(HEADER)
     with table.open("a") as f:
-        f.write(line)
+        f.writelines(lines)
     print(f"appended to {table}")
+
+
+def nemo_task(args: argparse.Namespace, task: str, batch: str, seconds: str) -> float:
+    """One task of the steering side's bench_nemo.py in the NeMo venv; its median audio-seconds per second."""
+    cmd = [args.nemo_python, args.nemo_bench, "--task", task, "--model", "qn5x5", "--batch", batch,
+           "--seconds", seconds, "--threads", str(args.threads), "--reps", str(args.repeats)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    result = json.loads(out.split("@@RESULT@@")[-1].strip().splitlines()[0])
+    return float(result.get("rtfx_median") or result["audio_s_per_s"])
 
 
 HEADER = """# Speed benchmarks

@@ -117,3 +117,19 @@ def test_unknown_target_lists_supported(tmp_path, nemo_fixture):
     write_archive(bad, cfg, read_archive(nemo_fixture("quartznet_tiny") / "model.nemo").state_dict)
     with pytest.raises(ValueError, match=r"(?s)'os.system' is not a supported module.*ConvASREncoder"):
         harken.load(bad)
+
+
+def test_devices_and_oversized_members_refused(tmp_path, monkeypatch):
+    import harken.models.archive as archive
+
+    dev = tmp_path / "dev.nemo"
+    info = tarfile.TarInfo("./model_weights.ckpt")
+    info.type, info.devmajor, info.devminor = tarfile.CHRTYPE, 1, 3
+    _tar(dev, [(info, None)])
+    with pytest.raises(ArchiveError, match="device or special file"):
+        read_archive(dev)
+    big = tmp_path / "big.nemo"
+    _tar(big, [_file("./model_config.yaml", b"x" * 2048)])
+    monkeypatch.setattr(archive, "MAX_MEMBER_BYTES", 1024)
+    with pytest.raises(ArchiveError, match="over the 1024 limit"):
+        read_archive(big)
