@@ -102,11 +102,13 @@ def main() -> None:
         lines.append(f"| {day} | NeMo 3.0.0 qn5x5, same run | {setup} | "
                      + " | ".join(f"{v:.1f}" for v in theirs.values()) + f" | `{command}` |\n")
     table = Path(args.table)
-    if not table.exists():
-        table.write_text(HEADER)
-    with table.open("a") as f:
-        f.writelines(lines)
-    print(f"appended to {table}")
+    rows = (table.read_text() if table.exists() else HEADER).splitlines(keepends=True)
+    end = next(i for i, row in enumerate(rows) if row.startswith("| date | what |"))
+    while end + 1 < len(rows) and rows[end + 1].startswith("|"):
+        end += 1
+    rows[end + 1:end + 1] = lines  # at the end of the speed table, before any later section
+    table.write_text("".join(rows))
+    print(f"added to {table}")
 
 
 def nemo_task(args: argparse.Namespace, task: str, batch: str, seconds: str) -> float:
