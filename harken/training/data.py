@@ -2,13 +2,15 @@
 
     train_ds: {manifest_filepath: train.json, batch_size: 16, max_batch_duration: null,
                shuffle: true, num_workers: 2, min_duration: 0.1, max_duration: 20.0,
-               max_oov_fraction: 0.01, num_buckets: 10, seed: 0}
+               max_oov_fraction: 0.01, num_buckets: 10, seed: 0,
+               augmentor: {speed: {prob: 0.3}, white_noise: {prob: 0.3, min_snr_db: 10}}}  # see augment/perturb.py
 """
 
 from __future__ import annotations
 
 from torch.utils.data import DataLoader
 
+from harken.augment.perturb import Augmentor
 from harken.data.dataset import AudioTextDataset, collate_audio_text
 from harken.data.manifest import read_manifest
 from harken.data.sampler import DurationBatchSampler
@@ -27,8 +29,10 @@ def build_dataset(ds_cfg: dict, tokenizer: CharTokenizer, sample_rate: int) -> A
                                  max_duration=ds_cfg.get("max_duration"))
     if not entries:
         raise ValueError(f"{', '.join(paths)}: no utterances left after the duration filters")
+    augment = ds_cfg.get("augmentor")
     return AudioTextDataset(entries, tokenizer, sample_rate,
                             max_oov_fraction=float(ds_cfg.get("max_oov_fraction", 0.01)),
+                            augmentor=Augmentor(augment, seed=int(ds_cfg.get("seed", 0))) if augment else None,
                             manifest_path=", ".join(paths))
 
 
