@@ -45,7 +45,7 @@ def test_same_seed_same_corpus_and_resume(tmp_path):
 
 
 def test_cli_prints_corpus_size(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "harken", "synth", str(tmp_path / "c"), "--train", "3", "--val", "1",
-                          "--test", "1"], capture_output=True, text=True, timeout=120)
+    run = subprocess.run([sys.executable, "-m", "harken", "data", "synth", str(tmp_path / "c"), "--train", "3",
+                          "--val", "1", "--test", "1"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert re.search(r"train\s+3 utterances", run.stdout) and "unseen in training" in run.stdout

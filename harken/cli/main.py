@@ -10,7 +10,8 @@ COMMANDS = {
     "train": ("harken.cli.train", "train a model from a NeMo-layout YAML config"),
     "eval": ("harken.cli.evaluate", "WER/CER of a model on a manifest"),
     "transcribe": ("harken.cli.transcribe", "transcribe audio files or a manifest"),
-    "synth": ("harken.cli.synth", "make a synthetic corpus with espeak-ng"),
+    "data": ("harken.cli.data", "data tools: synth (espeak-ng corpus), check (validate a manifest)"),
+    "tokenizer": ("harken.cli.tokenizer", "train a SentencePiece tokenizer from manifest texts"),
     "models": ("harken.cli.models", "list or download pretrained models"),
 }
 

@@ -47,7 +47,7 @@ def iter_manifest(path: str | Path) -> Iterator[ManifestEntry]:
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if line.strip():
-                yield _parse(line, path, lineno)
+                yield parse_line(line, path, lineno)
 
 
 def read_manifest(
@@ -65,7 +65,7 @@ def write_manifest(path: str | Path, entries: Iterable[ManifestEntry | dict]) ->
     return atomic_write_text(path, "".join(line + "\n" for line in lines))
 
 
-def _parse(line: str, path: Path, lineno: int) -> ManifestEntry:
+def parse_line(line: str, path: Path, lineno: int) -> ManifestEntry:
     where = f"{path}:{lineno}"
     try:
         row = json.loads(line)

@@ -1,0 +1,59 @@
+"""harken data synth | check | prepare  (the data command group; each action imports only what it needs)"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    s = actions.add_parser("synth", help="make a corpus spoken by espeak-ng")
+    s.add_argument("out_dir", help="folder for wav/ and {train,val,test}_manifest.json (re-running resumes)")
+    s.add_argument("--train", type=int, default=1200, help="training utterances")
+    s.add_argument("--val", type=int, default=100, help="validation utterances (training voices, other texts)")
+    s.add_argument("--test", type=int, default=150, help="test utterances (voices never used in training)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--jobs", type=int, default=2, help="espeak-ng processes at once")
+
+    c = actions.add_parser("check", help="validate a manifest: audio, durations, text, duplicates")
+    c.add_argument("manifest")
+    c.add_argument("--labels", help="allowed characters, e.g. \" abcdefghijklmnopqrstuvwxyz'\"")
+    c.add_argument("--model", help="take the labels and sample rate from this .nemo")
+    c.add_argument("--sample-rate", type=int, help="expected sample rate")
+    c.add_argument("--fix", metavar="OUT", help="write a cleaned manifest here (the original is never touched)")
+
+
+def run(args: argparse.Namespace) -> int:
+    return {"synth": _synth, "check": _check}[args.action](args)
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from harken.synth.corpus import make_corpus
+
+    info = make_corpus(args.out_dir, n_train=args.train, n_val=args.val, n_test=args.test, seed=args.seed,
+                       jobs=args.jobs)
+    for split, path in info.manifests.items():
+        print(f"{split:5s} {info.counts[split]:6d} utterances {info.hours[split]:7.3f} h  {path}")
+    print(f"train voices ({len(info.train_voices)}): {', '.join(info.train_voices)}")
+    print(f"test voices ({len(info.test_voices)}, unseen in training): {', '.join(info.test_voices)}")
+    print(f"test texts also in training: {info.text_overlap:.0%}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from harken.data.check import check_manifest, fix
+
+    labels, rate = (list(args.labels) if args.labels else None), args.sample_rate
+    if args.model:
+        import harken
+
+        model = harken.load(args.model)
+        labels, rate = labels or list(model.labels), rate or model.sample_rate
+    report = check_manifest(args.manifest, labels=labels, sample_rate=rate, progress=True)
+    for line in report.lines():
+        print(line)
+    print(report.summary())
+    if args.fix:
+        print(f"cleaned manifest ({len(report.clean)} rows): {fix(report, args.fix)}")
+    return 1 if report.errors and not args.fix else 0
