@@ -1,4 +1,4 @@
-"""harken data synth | check | prepare  (the data command group; each action imports only what it needs)"""
+"""harken data synth | prepare | check  (the data command group; each action imports only what it needs)"""
 
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--jobs", type=int, default=2, help="espeak-ng processes at once")
 
+    pr = actions.add_parser("prepare", help="public corpora (an4, librispeech, speech_commands, commonvoice, "
+                                            "kaldi, folder) -> NeMo manifests")
+    pr.add_argument("kind", choices=["an4", "librispeech", "speech_commands", "commonvoice", "kaldi", "folder"])
+    pr.add_argument("src", help="the corpus: a folder, an archive, or an http(s)/file URL (downloads resume)")
+    pr.add_argument("dst", help="output folder for manifests (and converted audio)")
+    pr.add_argument("--sha256", help="expected checksum of a downloaded archive")
+    pr.add_argument("--classes", default="all", choices=["all", "10+2"], help="speech_commands only")
+
     c = actions.add_parser("check", help="validate a manifest: audio, durations, text, duplicates")
     c.add_argument("manifest")
     c.add_argument("--labels", help="allowed characters, e.g. \" abcdefghijklmnopqrstuvwxyz'\"")
@@ -25,7 +33,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"synth": _synth, "check": _check}[args.action](args)
+    return {"synth": _synth, "check": _check, "prepare": _prepare}[args.action](args)
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from harken.data.manifest import read_manifest
+    from harken.data.prepare import prepare
+
+    options = {"classes": args.classes} if args.kind == "speech_commands" else {}
+    for split, path in prepare(args.kind, args.src, args.dst, sha256=args.sha256, **options).items():
+        rows = read_manifest(path)
+        print(f"{split:10s} {len(rows):7d} rows {sum(e.duration for e in rows) / 3600:8.3f} h  {path}")
+    return 0
 
 
 def _synth(args: argparse.Namespace) -> int:

@@ -1,0 +1,46 @@
+"""Shared pieces of corpus preparation: audio conversion and manifest rows."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import soundfile as sf
+
+from harken.audio.io import load_audio
+from harken.data.manifest import ManifestEntry, write_manifest
+
+SAMPLE_RATE = 16000
+
+
+def to_wav(src: Path, dst: Path, sample_rate: int = SAMPLE_RATE) -> float:
+    """Convert any readable audio to 16-bit mono WAV (atomically, once); returns its duration."""
+    if dst.exists():
+        return sf.info(str(dst)).duration
+    audio = load_audio(src, sample_rate)
+    buf = io.BytesIO()
+    sf.write(buf, audio, sample_rate, subtype="PCM_16", format="WAV")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    tmp.write_bytes(buf.getvalue())
+    os.replace(tmp, dst)
+    return len(audio) / sample_rate
+
+
+def entry(audio: Path, text: str, duration: float | None = None, **extra) -> ManifestEntry:
+    if duration is None:
+        duration = sf.info(str(audio)).duration
+    return ManifestEntry(str(audio.resolve()), round(float(duration), 3), text, extra=extra)
+
+
+def write_splits(dst: Path, splits: dict[str, list[ManifestEntry]]) -> dict[str, Path]:
+    return {name: write_manifest(dst / f"{name}_manifest.json", rows) for name, rows in splits.items() if rows}
+
+
+def progress_bar(items, desc: str, enabled: bool):
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="file")
