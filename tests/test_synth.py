@@ -49,3 +49,28 @@ def test_cli_prints_corpus_size(tmp_path):
                           "--val", "1", "--test", "1"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert re.search(r"train\s+3 utterances", run.stdout) and "unseen in training" in run.stdout
+
+
+def test_sentence_normalisation_writes_numbers_and_symbols_out():
+    from harken.synth.normalize import normalize_sentence, number_words
+
+    assert number_words(0) == "zero" and number_words(1_204_017) == "one million two hundred four thousand seventeen"
+    assert normalize_sentence("It costs $42 & 5%!") == "it costs forty two dollars and five percent"
+    assert normalize_sentence("Pi is 3.14, roughly.") == "pi is three point one four roughly"
+    assert normalize_sentence("Don't stop — 'now'") == "don't stop now"
+    assert normalize_sentence("Café au lait") is None  # not spellable in the labels: rejected, not altered
+
+
+def test_text_file_sentences_and_held_out_test_texts(tmp_path):
+    from harken.synth.corpus import plan
+
+    text = tmp_path / "book.txt"
+    text.write_text("The year was 1984. It rained on 3 days! Nobody came.\nA café opened.\nWe met at 10 am.\n")
+    items = plan({"train": 40, "val": 5, "test": 10}, seed=2, text_file=str(text), sentence_share=0.5)
+    sentences = {it.text for it in items if it.kind == "sentence"}
+    assert sentences <= {"the year was one thousand nine hundred eighty four", "it rained on three days", "nobody came",
+                         "we met at ten am"} and sentences
+    test_texts = {it.text for it in items if it.split == "test"}
+    train_texts = {it.text for it in items if it.split != "test"}
+    assert not test_texts & train_texts  # the pool is big enough to hold every test text out
+    assert len({it.amplitude for it in items}) > 5

@@ -15,6 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--test", type=int, default=150, help="test utterances (voices never used in training)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--jobs", type=int, default=2, help="espeak-ng processes at once")
+    s.add_argument("--text-file", help="also speak sentences from this file (numbers and symbols written out)")
+    s.add_argument("--sentence-share", type=float, default=0.5, help="share of utterances drawn from --text-file")
 
     pr = actions.add_parser("prepare", help="public corpora (an4, librispeech, speech_commands, commonvoice, "
                                             "kaldi, folder) -> NeMo manifests")
@@ -48,10 +50,16 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
+    import time
+
     from harken.synth.corpus import make_corpus
 
+    start = time.time()
     info = make_corpus(args.out_dir, n_train=args.train, n_val=args.val, n_test=args.test, seed=args.seed,
-                       jobs=args.jobs)
+                       jobs=args.jobs, text_file=args.text_file, sentence_share=args.sentence_share)
+    total = sum(info.counts.values())
+    print(f"{total} utterances in {time.time() - start:.1f} s ({total / (time.time() - start):.0f} per second; "
+          "finished files from an earlier run are reused)")
     for split, path in info.manifests.items():
         print(f"{split:5s} {info.counts[split]:6d} utterances {info.hours[split]:7.3f} h  {path}")
     print(f"train voices ({len(info.train_voices)}): {', '.join(info.train_voices)}")

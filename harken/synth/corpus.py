@@ -1,9 +1,13 @@
 """A small AN4-like corpus spoken by espeak-ng, for training and testing without downloads.
 
-Everything is planned from the seed first (texts, voices, speed, pitch, augmentation), then rendered,
-so the same seed gives the same corpus and a killed run continues: finished wavs (written atomically)
-are kept. The test split is spoken by accents *and* voice variants that training never hears, and its
-texts come from a separate random stream; the share that also occurs in training is reported.
+Everything is planned from the seed first (texts, voices, rate, pitch, amplitude, augmentation), then
+rendered, so the same seed gives the same corpus and a killed run continues: finished wavs (written
+atomically) are kept. The test split is spoken by accents *and* voice variants that training never hears,
+and it is planned first so that training and validation avoid its texts (up to a retry limit; the share
+that could not be avoided, e.g. "yes", is reported as `text_overlap`).
+
+Texts: the built-in AN4-style generators (spelled names and cities, digit strings, commands) and, with
+`text_file`, sentences from that file written out as spoken (numbers and symbols as words).
 
     out/wav/{train,val,test}/00000.wav
     out/{train,val,test}_manifest.json   (NeMo JSON lines, paths relative to `out`)
@@ -23,12 +27,13 @@ from tqdm import tqdm
 
 from harken.data.manifest import ManifestEntry, write_manifest
 from harken.synth.espeak import EspeakError, available_voices, speak
-from harken.synth.texts import sample_text
+from harken.synth.texts import SentencePool, sample_text
 
 TRAIN_ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029"]
 TRAIN_VARIANTS = ["", "+m1", "+m2", "+m3", "+m4", "+f1", "+f2", "+f3", "+klatt", "+klatt2"]
 TEST_ACCENTS = ["en-gb-x-gbclan", "en-gb-x-gbcwmd"]
 TEST_VARIANTS = ["+m5", "+m6", "+f4", "+klatt3"]
+MAX_TRIES = 50  # draws per training item to avoid a test text
 SPLITS = ("train", "val", "test")
 
 
@@ -42,6 +47,7 @@ class Item:
     voice: str
     speed: int
     pitch: int
+    amplitude: int
     augment: bool
 
     @property
@@ -69,20 +75,32 @@ def voices(accents: list[str], variants: list[str]) -> list[str]:
     return found
 
 
-def plan(n: dict[str, int], seed: int) -> list[Item]:
-    """Every utterance's content and voice, from the seed alone."""
+def plan(n: dict[str, int], seed: int, text_file: str | None = None, sentence_share: float = 0.5) -> list[Item]:
+    """Every utterance's content and voice, from the seed alone (test first, so others avoid its texts)."""
     train_voices = voices(TRAIN_ACCENTS, TRAIN_VARIANTS)
     test_voices = voices(TEST_ACCENTS, TEST_VARIANTS)
-    items = []
-    for k, split in enumerate(SPLITS):
-        rng = np.random.default_rng([seed, k])
+    sentences = SentencePool(text_file) if text_file else None
+
+    def draw(rng: np.random.Generator) -> tuple[str, str, str]:
+        if sentences is not None and rng.random() < sentence_share:
+            return sentences.sample(rng)
+        return sample_text(rng)
+
+    items, test_texts = [], set()
+    for split in ("test", "train", "val"):
+        rng = np.random.default_rng([seed, SPLITS.index(split)])
         pool = test_voices if split == "test" else train_voices
         for i in range(n[split]):
-            text, spoken, kind = sample_text(rng)
+            for _ in range(MAX_TRIES):
+                text, spoken, kind = draw(rng)
+                if split == "test" or text not in test_texts:
+                    break
+            if split == "test":
+                test_texts.add(text)
             items.append(Item(split, i, text, spoken, kind, str(pool[int(rng.integers(len(pool)))]),
                               speed=int(rng.integers(130, 200)), pitch=int(rng.integers(30, 71)),
-                              augment=split != "test"))
-    return items
+                              amplitude=int(rng.integers(60, 160)), augment=split != "test"))
+    return sorted(items, key=lambda it: (SPLITS.index(it.split), it.index))
 
 
 def render(item: Item, out_dir: Path, seed: int, sample_rate: int) -> float:
@@ -90,7 +108,7 @@ def render(item: Item, out_dir: Path, seed: int, sample_rate: int) -> float:
     path = out_dir / item.relpath
     if path.exists():
         return sf.info(str(path)).duration
-    audio = speak(item.spoken, item.voice, item.speed, item.pitch, sample_rate)
+    audio = speak(item.spoken, item.voice, item.speed, item.pitch, sample_rate, amplitude=item.amplitude)
     if item.augment:
         audio = augment(audio, sample_rate, np.random.default_rng([seed, SPLITS.index(item.split), item.index, 7]))
     buf = io.BytesIO()
@@ -121,9 +139,11 @@ def make_corpus(
     sample_rate: int = 16000,
     jobs: int = 2,
     progress: bool = True,
+    text_file: str | None = None,
+    sentence_share: float = 0.5,
 ) -> CorpusInfo:
     out_dir = Path(out_dir)
-    items = plan({"train": n_train, "val": n_val, "test": n_test}, seed)
+    items = plan({"train": n_train, "val": n_val, "test": n_test}, seed, text_file, sentence_share)
     with ThreadPoolExecutor(max(1, jobs)) as pool:  # the work happens in espeak-ng subprocesses
         work = pool.map(lambda it: render(it, out_dir, seed, sample_rate), items)
         durations = list(tqdm(work, total=len(items), desc="espeak-ng", unit="utt", disable=not progress))

@@ -38,9 +38,12 @@ def available_voices() -> frozenset[str]:
     return frozenset(names)
 
 
-def speak(text: str, voice: str, speed: int, pitch: int, sample_rate: int) -> np.ndarray:
-    """Waveform of `text` said by `voice` (e.g. 'en-gb+f2') at `sample_rate`, float32 mono."""
-    cmd = [espeak_binary(), "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", text]
+def speak(text: str, voice: str, speed: int, pitch: int, sample_rate: int, amplitude: int = 100) -> np.ndarray:
+    """Waveform of `text` said by `voice` (e.g. 'en-gb+f2') at `sample_rate`, float32 mono.
+
+    The text is passed as one argument (never through a shell); `--` stops option parsing."""
+    cmd = [espeak_binary(), "-v", voice, "-s", str(speed), "-p", str(pitch), "-a", str(amplitude), "--stdout",
+           "--", text]
     run = subprocess.run(cmd, capture_output=True, timeout=60)
     if run.returncode != 0 or not run.stdout:
         raise EspeakError(f"espeak-ng failed for voice {voice!r}, text {text!r}: {run.stderr.decode()[-300:]}")

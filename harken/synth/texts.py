@@ -7,6 +7,8 @@ espeak-ng is asked to say (`spoken`: capital letters, so "A" is the letter, not 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 NAMES = """
@@ -70,3 +72,28 @@ def sample_text(rng: np.random.Generator) -> tuple[str, str, str]:
     kind = KINDS[int(rng.integers(len(KINDS)))]
     text, spoken = {"spelled": spelled, "digits": digits, "command": command}[kind](rng)
     return text, spoken, kind
+
+
+class SentencePool:
+    """Sentences from a text file (one per line, or running text split at . ! ?), normalised and
+    de-duplicated; sampled without replacement so held-out sentences stay held out."""
+
+    def __init__(self, path: str, min_words: int = 2, max_words: int = 20):
+        from pathlib import Path
+
+        from harken.synth.normalize import normalize_sentence
+
+        raw = Path(path).read_text(encoding="utf-8", errors="replace")
+        pieces = [p for line in raw.splitlines() for p in re.split(r"(?<=[.!?])\s+", line)]
+        seen, self.sentences = set(), []
+        for piece in pieces:
+            text = normalize_sentence(piece)
+            if text and min_words <= len(text.split()) <= max_words and text not in seen:
+                seen.add(text)
+                self.sentences.append(text)
+        if not self.sentences:
+            raise ValueError(f"{path}: no usable sentences ({min_words}-{max_words} words, English letters)")
+
+    def sample(self, rng: np.random.Generator) -> tuple[str, str, str]:
+        text = self.sentences[int(rng.integers(len(self.sentences)))]
+        return text, text, "sentence"
