@@ -1,4 +1,4 @@
-"""harken data synth | prepare | check  (the data command group; each action imports only what it needs)"""
+"""harken data synth | prepare | check | shard  (the data command group; each action imports only what it needs)"""
 
 from __future__ import annotations
 
@@ -26,6 +26,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     pr.add_argument("--sha256", help="expected checksum of a downloaded archive")
     pr.add_argument("--classes", default="all", choices=["all", "10+2"], help="speech_commands only")
 
+    sh = actions.add_parser("shard", help="write WebDataset-style tar shards of a manifest for streaming")
+    sh.add_argument("manifest")
+    sh.add_argument("outdir")
+    sh.add_argument("--shard-size", type=int, default=1000, help="utterances per shard")
+
     c = actions.add_parser("check", help="validate a manifest: audio, durations, text, duplicates")
     c.add_argument("manifest")
     c.add_argument("--labels", help="allowed characters, e.g. \" abcdefghijklmnopqrstuvwxyz'\"")
@@ -35,7 +40,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"synth": _synth, "check": _check, "prepare": _prepare}[args.action](args)
+    return {"synth": _synth, "check": _check, "prepare": _prepare, "shard": _shard}[args.action](args)
+
+
+def _shard(args: argparse.Namespace) -> int:
+    from harken.data.shards import write_shards
+
+    shards = write_shards(args.manifest, args.outdir, shard_size=args.shard_size)
+    print(f"{len(shards)} shards in {args.outdir} (index.json lists them); train with train_ds.shards={args.outdir}")
+    return 0
 
 
 def _prepare(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ import torch
 
 from harken.metrics.wer import ErrorCounts, char_errors, word_errors
 from harken.models.ctc_model import ASRModel
-from harken.training.data import build_dataset, build_loader
+from harken.training.data import build_dataset, build_loader, build_shard_loader
 from harken.training.optim import build_optimizer, build_scheduler
 
 
@@ -33,6 +33,10 @@ class CTCTask(pl.LightningModule):
 
     # ------------------------------------------------------------------ data
     def train_dataloader(self):
+        if self.cfg["train_ds"].get("shards"):
+            self._train_loader = build_shard_loader(self.cfg["train_ds"], self.model.tokenizer, self.model.sample_rate,
+                                                    rank=self.global_rank, world_size=self.trainer.world_size)
+            return self._train_loader
         ds = build_dataset(self.cfg["train_ds"], self.model.tokenizer, self.model.sample_rate)
         loader = build_loader(self.cfg["train_ds"], ds, train=True, rank=self.global_rank,
                               world_size=self.trainer.world_size)
@@ -52,8 +56,10 @@ class CTCTask(pl.LightningModule):
     def on_train_epoch_start(self) -> None:
         # Lightning sets the epoch only on `loader.sampler`/`batch_sampler.sampler`, not on a batch sampler
         sampler = self._train_loader.batch_sampler if self._train_loader is not None else None
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(self.current_epoch)
+        stream = self._train_loader.dataset if self._train_loader is not None else None
+        for thing in (sampler, stream):
+            if hasattr(thing, "set_epoch"):
+                thing.set_epoch(self.current_epoch)
         self._consumed = getattr(sampler, "resume_offset", 0)
 
     def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
@@ -104,7 +110,7 @@ class CTCTask(pl.LightningModule):
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        if self._train_loader is not None:
+        if self._train_loader is not None and hasattr(self._train_loader.batch_sampler, "state_dict"):
             checkpoint["harken_sampler"] = self._train_loader.batch_sampler.state_dict(
                 batches_consumed=self._consumed
             )

@@ -14,6 +14,7 @@ from harken.augment.perturb import Augmentor
 from harken.data.dataset import AudioTextDataset, collate_audio_text
 from harken.data.manifest import read_manifest
 from harken.data.sampler import DurationBatchSampler
+from harken.data.shards import ShardStream
 from harken.text.char_tokenizer import CharTokenizer
 
 
@@ -52,3 +53,12 @@ def build_loader(ds_cfg: dict, dataset: AudioTextDataset, train: bool, rank: int
     workers = int(ds_cfg.get("num_workers", 0))
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_audio_text, num_workers=workers,
                       pin_memory=bool(ds_cfg.get("pin_memory", False)), persistent_workers=workers > 0)
+
+
+def build_shard_loader(ds_cfg: dict, tokenizer, sample_rate: int, rank: int = 0, world_size: int = 1) -> DataLoader:
+    """Streaming loader over tar shards (`shards:` a folder with index.json, a list or comma-separated URLs)."""
+    stream = ShardStream(ds_cfg["shards"], tokenizer, sample_rate, shuffle_buffer=int(ds_cfg.get("shuffle_buffer", 0)),
+                         seed=int(ds_cfg.get("seed", 0)), rank=rank, world_size=world_size)
+    workers = int(ds_cfg.get("num_workers", 0))
+    return DataLoader(stream, batch_size=int(ds_cfg.get("batch_size", 16)), collate_fn=collate_audio_text,
+                      num_workers=workers, persistent_workers=False)
