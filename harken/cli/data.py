@@ -1,4 +1,4 @@
-"""harken data synth | prepare | check | shard  (the data command group; each action imports only what it needs)"""
+"""`harken data synth | prepare | check | shard | report`: the data command group (each action imports lazily)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sh.add_argument("outdir")
     sh.add_argument("--shard-size", type=int, default=1000, help="utterances per shard")
 
+    r = actions.add_parser("report", help="a self-contained HTML page: players, waveforms, spectrograms, histograms")
+    r.add_argument("manifest")
+    r.add_argument("out", help="the .html file to write")
+    r.add_argument("--sample", type=int, default=20, help="rows to show (picked at random, seeded)")
+    r.add_argument("--seed", type=int, default=0)
+
     c = actions.add_parser("check", help="validate a manifest: audio, durations, text, duplicates")
     c.add_argument("manifest")
     c.add_argument("--labels", help="allowed characters, e.g. \" abcdefghijklmnopqrstuvwxyz'\"")
@@ -40,7 +46,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"synth": _synth, "check": _check, "prepare": _prepare, "shard": _shard}[args.action](args)
+    return {"synth": _synth, "check": _check, "prepare": _prepare, "shard": _shard,
+            "report": _report}[args.action](args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from harken.report.html_report import build_report
+
+    print(f"wrote {build_report(args.manifest, args.out, sample=args.sample, seed=args.seed)}")
+    return 0
 
 
 def _shard(args: argparse.Namespace) -> int:
