@@ -44,10 +44,11 @@ def waveform_image(audio: np.ndarray, width: int = 480, height: int = 80) -> np.
     return img
 
 
-def heatmap_image(values: np.ndarray, height: int = 120, floor_db: float = 80.0) -> np.ndarray:
-    """[bins, frames] log-scaled values -> an image with low frequencies at the bottom."""
+def heatmap_image(values: np.ndarray, height: int = 120, width: int = 480, floor_db: float = 80.0) -> np.ndarray:
+    """[bins, frames] log-scaled values -> an image with low frequencies at the bottom, stretched to `width`."""
     v = np.asarray(values, dtype=np.float64)
     v = np.clip(v, v.max() - floor_db / 10 * np.log(10), None)  # an ~80 dB range in natural-log units
     v = (v - v.min()) / max(v.max() - v.min(), 1e-9)
     rows = np.linspace(0, v.shape[0] - 1, height).round().astype(int)
-    return COLORMAP[(v[rows[::-1]] * 255).astype(np.uint8)]
+    cols = np.linspace(0, v.shape[1] - 1, width).round().astype(int)
+    return COLORMAP[(v[rows[::-1]][:, cols] * 255).astype(np.uint8)]
