@@ -74,3 +74,20 @@ def test_text_file_sentences_and_held_out_test_texts(tmp_path):
     train_texts = {it.text for it in items if it.split != "test"}
     assert not test_texts & train_texts  # the pool is big enough to hold every test text out
     assert len({it.amplitude for it in items}) > 5
+
+
+def test_mandarin_corpus_with_chinese_character_labels(tmp_path):
+    info = make_corpus(tmp_path / "cmn", n_train=6, n_val=2, n_test=2, seed=0, jobs=2, progress=False,
+                       language="cmn")
+    assert all(v.startswith("cmn-latn-pinyin") for v in info.train_voices + info.test_voices)
+    assert not set(info.train_voices) & set(info.test_voices)
+    for manifest in info.manifests.values():
+        for e in read_manifest(manifest):
+            assert e.text and all("\u4e00" <= c <= "\u9fff" for c in e.text)  # Hanzi only, no spaces
+            audio, sr = sf.read(e.audio_filepath)
+            assert sr == 16000 and np.sqrt(np.mean(audio ** 2)) > 0.01
+    again = make_corpus(tmp_path / "cmn2", n_train=6, n_val=2, n_test=2, seed=0, jobs=1, progress=False,
+                        language="cmn")
+    first, second = (sorted((tmp_path / d / "wav").rglob("*.wav")) for d in ("cmn", "cmn2"))
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+    assert again.counts == info.counts

@@ -17,6 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--jobs", type=int, default=2, help="espeak-ng processes at once")
     s.add_argument("--text-file", help="also speak sentences from this file (numbers and symbols written out)")
     s.add_argument("--sentence-share", type=float, default=0.5, help="share of utterances drawn from --text-file")
+    s.add_argument("--language", default="en", choices=["en", "cmn"], help="cmn: Mandarin, Chinese characters")
 
     pr = actions.add_parser("prepare", help="public corpora (an4, librispeech, speech_commands, commonvoice, "
                                             "kaldi, folder) -> NeMo manifests")
@@ -83,7 +84,8 @@ def _synth(args: argparse.Namespace) -> int:
 
     start = time.time()
     info = make_corpus(args.out_dir, n_train=args.train, n_val=args.val, n_test=args.test, seed=args.seed,
-                       jobs=args.jobs, text_file=args.text_file, sentence_share=args.sentence_share)
+                       jobs=args.jobs, text_file=args.text_file, sentence_share=args.sentence_share,
+                       language=args.language)
     total = sum(info.counts.values())
     print(f"{total} utterances in {time.time() - start:.1f} s ({total / (time.time() - start):.0f} per second; "
           "finished files from an earlier run are reused)")

@@ -27,12 +27,16 @@ from tqdm import tqdm
 
 from harken.data.manifest import ManifestEntry, write_manifest
 from harken.synth.espeak import EspeakError, available_voices, speak
-from harken.synth.texts import SentencePool, sample_text
+from harken.synth.texts import SentencePool, sample_text, sample_text_cmn
 
 TRAIN_ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029"]
 TRAIN_VARIANTS = ["", "+m1", "+m2", "+m3", "+m4", "+f1", "+f2", "+f3", "+klatt", "+klatt2"]
 TEST_ACCENTS = ["en-gb-x-gbclan", "en-gb-x-gbcwmd"]
 TEST_VARIANTS = ["+m5", "+m6", "+f4", "+klatt3"]
+LANGUAGES = {  # language -> (training accents, test accents, built-in text generator)
+    "en": (TRAIN_ACCENTS, TEST_ACCENTS, sample_text),
+    "cmn": (["cmn-latn-pinyin"], ["cmn-latn-pinyin"], sample_text_cmn),  # one accent: variants are held out
+}
 MAX_TRIES = 50  # draws per training item to avoid a test text
 SPLITS = ("train", "val", "test")
 
@@ -75,16 +79,21 @@ def voices(accents: list[str], variants: list[str]) -> list[str]:
     return found
 
 
-def plan(n: dict[str, int], seed: int, text_file: str | None = None, sentence_share: float = 0.5) -> list[Item]:
+def plan(n: dict[str, int], seed: int, text_file: str | None = None, sentence_share: float = 0.5,
+         language: str = "en") -> list[Item]:
     """Every utterance's content and voice, from the seed alone (test first, so others avoid its texts)."""
-    train_voices = voices(TRAIN_ACCENTS, TRAIN_VARIANTS)
-    test_voices = voices(TEST_ACCENTS, TEST_VARIANTS)
-    sentences = SentencePool(text_file) if text_file else None
+    if language not in LANGUAGES:
+        raise ValueError(f"language={language!r}: use one of {sorted(LANGUAGES)}")
+    train_accents, test_accents, generate = LANGUAGES[language]
+    train_voices = voices(train_accents, TRAIN_VARIANTS)
+    test_voices = voices(test_accents, TEST_VARIANTS)
+    sentences = SentencePool(text_file, language=language, **({"min_words": 2, "max_words": 30}
+                                                                if language == "cmn" else {})) if text_file else None
 
     def draw(rng: np.random.Generator) -> tuple[str, str, str]:
         if sentences is not None and rng.random() < sentence_share:
             return sentences.sample(rng)
-        return sample_text(rng)
+        return generate(rng)
 
     items, test_texts = [], set()
     for split in ("test", "train", "val"):
@@ -141,9 +150,10 @@ def make_corpus(
     progress: bool = True,
     text_file: str | None = None,
     sentence_share: float = 0.5,
+    language: str = "en",
 ) -> CorpusInfo:
     out_dir = Path(out_dir)
-    items = plan({"train": n_train, "val": n_val, "test": n_test}, seed, text_file, sentence_share)
+    items = plan({"train": n_train, "val": n_val, "test": n_test}, seed, text_file, sentence_share, language)
     with ThreadPoolExecutor(max(1, jobs)) as pool:  # the work happens in espeak-ng subprocesses
         work = pool.map(lambda it: render(it, out_dir, seed, sample_rate), items)
         durations = list(tqdm(work, total=len(items), desc="espeak-ng", unit="utt", disable=not progress))

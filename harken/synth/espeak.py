@@ -26,10 +26,10 @@ def espeak_binary() -> str:
 
 @functools.cache
 def available_voices() -> frozenset[str]:
-    """Language voices and variants espeak-ng knows, e.g. {'en-us', 'en-gb', ..., '+m3', '+klatt'}."""
+    """Language voices and variants espeak-ng knows, e.g. {'en-us', 'cmn-latn-pinyin', ..., '+m3', '+klatt'}."""
     binary = espeak_binary()
     names: set[str] = set()
-    for arg, prefix in (("--voices=en", ""), ("--voices=variant", "+")):
+    for arg, prefix in (("--voices", ""), ("--voices=variant", "+")):
         out = subprocess.run([binary, arg], capture_output=True, text=True, check=True).stdout
         for line in out.splitlines()[1:]:
             cols = line.split()

@@ -46,6 +46,14 @@ TEMPLATES = ["go to line {n}", "delete word {n}", "page {n}", "move {n} steps", 
              "call extension {n} {m}", "room {n} {m} {k}"]
 KINDS = ("spelled", "digits", "command")
 
+# Mandarin (espeak-ng's `cmn-latn-pinyin` voice reads Hanzi through pinyin): digits and everyday phrases
+CMN_DIGITS = "零一二三四五六七八九"
+CMN_PHRASES = (
+    "你好 谢谢 再见 北京 上海 广州 深圳 开门 关门 向左 向右 停止 开始 今天 明天 昨天 天气很好 我们 他们 请坐 "
+    "早上好 晚上好 打开电视 关闭电灯 播放音乐 下一首 上一首 音量大一点 音量小一点 现在几点 我要回家 吃饭了吗 "
+    "你叫什么名字 没关系 对不起 不客气 欢迎光临"
+).split()
+
 
 def spelled(rng: np.random.Generator) -> tuple[str, str]:
     word = str(rng.choice(NAMES if rng.random() < 0.5 else CITIES))
@@ -67,6 +75,15 @@ def command(rng: np.random.Generator) -> tuple[str, str]:
     return text, text
 
 
+def sample_text_cmn(rng: np.random.Generator) -> tuple[str, str, str]:
+    """(text, spoken, kind) in Mandarin: digit strings or phrases (optionally two joined), no spaces."""
+    if rng.random() < 0.4:
+        text = "".join(CMN_DIGITS[int(d)] for d in rng.integers(0, 10, int(rng.integers(3, 8))))
+        return text, text, "digits"
+    text = "".join(str(rng.choice(CMN_PHRASES)) for _ in range(int(rng.integers(1, 3))))
+    return text, text, "phrase"
+
+
 def sample_text(rng: np.random.Generator) -> tuple[str, str, str]:
     """(text, spoken, kind) with the three kinds in equal shares."""
     kind = KINDS[int(rng.integers(len(KINDS)))]
@@ -78,17 +95,22 @@ class SentencePool:
     """Sentences from a text file (one per line, or running text split at . ! ?), normalised and
     de-duplicated; sampled without replacement so held-out sentences stay held out."""
 
-    def __init__(self, path: str, min_words: int = 2, max_words: int = 20):
+    def __init__(self, path: str, min_words: int = 2, max_words: int = 20, language: str = "en"):
         from pathlib import Path
 
         from harken.synth.normalize import normalize_sentence
 
         raw = Path(path).read_text(encoding="utf-8", errors="replace")
-        pieces = [p for line in raw.splitlines() for p in re.split(r"(?<=[.!?])\s+", line)]
+        pieces = [p for line in raw.splitlines() for p in re.split(r"(?<=[.!?。！？])\s*", line)]
         seen, self.sentences = set(), []
         for piece in pieces:
-            text = normalize_sentence(piece)
-            if text and min_words <= len(text.split()) <= max_words and text not in seen:
+            if language == "cmn":  # Hanzi only, as the labels of a Mandarin character model
+                text = re.sub(r"[^\u4e00-\u9fff]", "", piece)
+                size = len(text)
+            else:
+                text = normalize_sentence(piece)
+                size = len(text.split()) if text else 0
+            if text and min_words <= size <= max_words and text not in seen:
                 seen.add(text)
                 self.sentences.append(text)
         if not self.sentences:
