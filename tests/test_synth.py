@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from harken.data.manifest import read_manifest
@@ -42,6 +43,8 @@ def test_same_seed_same_corpus_and_resume(tmp_path):
     make_corpus(tmp_path / "a", n_train=6, n_val=2, n_test=2, seed=3, jobs=2, progress=False)
     assert victim.read_bytes() == original  # recreated identically
     assert keeper.stat().st_mtime_ns == kept_mtime  # finished files are not redone
+    with pytest.raises(ValueError, match="planned differently"):  # old wavs would not match new texts
+        make_corpus(tmp_path / "a", n_train=6, n_val=2, n_test=2, seed=4, jobs=2, progress=False)
 
 
 def test_cli_prints_corpus_size(tmp_path):
@@ -91,3 +94,26 @@ def test_mandarin_corpus_with_chinese_character_labels(tmp_path):
     first, second = (sorted((tmp_path / d / "wav").rglob("*.wav")) for d in ("cmn", "cmn2"))
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
     assert again.counts == info.counts
+
+
+def test_spelled_words_are_said_as_letter_names():
+    from harken.synth.espeak import espeak_binary
+    from harken.synth.texts import spelled
+
+    text, spoken = spelled(np.random.default_rng(0))
+    phonemes = subprocess.run([espeak_binary(), "-q", "-x", "-m", "-v", "en-us", "--",
+                               spoken.replace(spoken[spoken.index(">") + 1:spoken.rindex("<")], "alan")],
+                              capture_output=True, text=True).stdout
+    assert phonemes.count("eI") == 2 and "a#" not in phonemes  # "A" is "ay", not the article's schwa
+
+
+def test_splits_keep_kind_shares_and_validation_texts_are_new():
+    from harken.synth.corpus import plan
+    from harken.synth.texts import CLOSED_TEXTS
+
+    items = plan({"train": 900, "val": 90, "test": 150}, seed=0)
+    kinds = [it.kind for it in items if it.split == "train"]
+    assert all(abs(kinds.count(k) / len(kinds) - 1 / 3) < 0.06 for k in set(kinds))
+    train = {it.text for it in items if it.split == "train"}
+    assert all(it.text not in train or it.text in CLOSED_TEXTS for it in items if it.split == "val")
+    assert len(CLOSED_TEXTS - train) <= 2  # the command words are heard in training

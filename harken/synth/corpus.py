@@ -2,9 +2,10 @@
 
 Everything is planned from the seed first (texts, voices, rate, pitch, amplitude, augmentation), then
 rendered, so the same seed gives the same corpus and a killed run continues: finished wavs (written
-atomically) are kept. The test split is spoken by accents *and* voice variants that training never hears,
-and it is planned first so that training and validation avoid its texts (up to a retry limit; the share
-that could not be avoided, e.g. "yes", is reported as `text_overlap`).
+atomically) are kept. The test split is spoken by accents *and* voice variants that training never hears.
+Splits are planned test, train, val: training avoids test texts and validation avoids both, redrawing
+within the same kind so the kinds keep equal shares. The closed command list is exempt (a model cannot
+learn words it never hears); the test share also said in training is reported as `text_overlap`.
 
 Texts: the built-in AN4-style generators (spelled names and cities, digit strings, commands) and, with
 `text_file`, sentences from that file written out as spoken (numbers and symbols as words).
@@ -15,8 +16,10 @@ Texts: the built-in AN4-style generators (spelled names and cities, digit string
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +28,10 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from harken.core.atomic import atomic_write_text
 from harken.data.manifest import ManifestEntry, write_manifest
 from harken.synth.espeak import EspeakError, available_voices, speak
-from harken.synth.texts import SentencePool, sample_text, sample_text_cmn
+from harken.synth.texts import CLOSED_TEXTS, SentencePool, sample_text, sample_text_cmn
 
 TRAIN_ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029"]
 TRAIN_VARIANTS = ["", "+m1", "+m2", "+m3", "+m4", "+f1", "+f2", "+f3", "+klatt", "+klatt2"]
@@ -37,7 +41,7 @@ LANGUAGES = {  # language -> (training accents, test accents, built-in text gene
     "en": (TRAIN_ACCENTS, TEST_ACCENTS, sample_text),
     "cmn": (["cmn-latn-pinyin"], ["cmn-latn-pinyin"], sample_text_cmn),  # one accent: variants are held out
 }
-MAX_TRIES = 50  # draws per training item to avoid a test text
+MAX_TRIES = 50  # draws per item to avoid a text of an earlier-planned split
 SPLITS = ("train", "val", "test")
 
 
@@ -95,21 +99,47 @@ def plan(n: dict[str, int], seed: int, text_file: str | None = None, sentence_sh
             return sentences.sample(rng)
         return generate(rng)
 
-    items, test_texts = [], set()
+    items, taken = [], set()  # texts of the splits planned so far
     for split in ("test", "train", "val"):
         rng = np.random.default_rng([seed, SPLITS.index(split)])
         pool = test_voices if split == "test" else train_voices
+        planned = set()
         for i in range(n[split]):
-            for _ in range(MAX_TRIES):
-                text, spoken, kind = draw(rng)
-                if split == "test" or text not in test_texts:
-                    break
-            if split == "test":
-                test_texts.add(text)
+            text, spoken, kind = fresh(draw, rng, taken)
+            planned.add(text)
             items.append(Item(split, i, text, spoken, kind, str(pool[int(rng.integers(len(pool)))]),
                               speed=int(rng.integers(130, 200)), pitch=int(rng.integers(30, 71)),
                               amplitude=int(rng.integers(60, 160)), augment=split != "test"))
+        taken |= planned
     return sorted(items, key=lambda it: (SPLITS.index(it.split), it.index))
+
+
+def fresh(draw: Callable[[np.random.Generator], tuple[str, str, str]], rng: np.random.Generator,
+          taken: set[str]) -> tuple[str, str, str]:
+    """A draw whose text is not in `taken` (closed-vocabulary commands excepted), preferably of the first
+    draw's kind so that avoiding texts does not skew the mix of kinds (a kind whose texts are used up, e.g.
+    a small sentence file, yields to another kind); the first draw if nothing new turns up."""
+    first = candidate = draw(rng)
+    other = None
+    for _ in range(MAX_TRIES):
+        if candidate[0] not in taken or candidate[0] in CLOSED_TEXTS:
+            if candidate[2] == first[2]:
+                return candidate
+            other = other or candidate
+        candidate = draw(rng)
+    return other or first
+
+
+def claim(out_dir: Path, items: list[Item], seed: int, sample_rate: int) -> None:
+    """Record the plan's fingerprint in out_dir/plan.sha256, refusing a folder made from another plan: finished
+    wavs are reused by name, so they would silently pair old audio with new texts."""
+    digest = hashlib.sha256(repr((seed, sample_rate, items)).encode()).hexdigest()
+    path = out_dir / "plan.sha256"
+    if path.exists() and path.read_text().strip() != digest:
+        raise ValueError(f"{out_dir} holds a corpus planned differently (other seed, sizes, options or generator "
+                         "version): use a new folder, or delete this one")
+    if not path.exists():
+        atomic_write_text(path, digest + "\n")
 
 
 def render(item: Item, out_dir: Path, seed: int, sample_rate: int) -> float:
@@ -154,6 +184,7 @@ def make_corpus(
 ) -> CorpusInfo:
     out_dir = Path(out_dir)
     items = plan({"train": n_train, "val": n_val, "test": n_test}, seed, text_file, sentence_share, language)
+    claim(out_dir, items, seed, sample_rate)
     with ThreadPoolExecutor(max(1, jobs)) as pool:  # the work happens in espeak-ng subprocesses
         work = pool.map(lambda it: render(it, out_dir, seed, sample_rate), items)
         durations = list(tqdm(work, total=len(items), desc="espeak-ng", unit="utt", disable=not progress))

@@ -41,9 +41,11 @@ def available_voices() -> frozenset[str]:
 def speak(text: str, voice: str, speed: int, pitch: int, sample_rate: int, amplitude: int = 100) -> np.ndarray:
     """Waveform of `text` said by `voice` (e.g. 'en-gb+f2') at `sample_rate`, float32 mono.
 
-    The text is passed as one argument (never through a shell); `--` stops option parsing."""
-    cmd = [espeak_binary(), "-v", voice, "-s", str(speed), "-p", str(pitch), "-a", str(amplitude), "--stdout",
-           "--", text]
+    The text is passed as one argument (never through a shell); `--` stops option parsing. Text starting
+    with "<" is SSML (used to spell words letter by letter)."""
+    markup = ["-m"] if text.startswith("<") else []
+    cmd = [espeak_binary(), "-v", voice, "-s", str(speed), "-p", str(pitch), "-a", str(amplitude), *markup,
+           "--stdout", "--", text]
     run = subprocess.run(cmd, capture_output=True, timeout=60)
     if run.returncode != 0 or not run.stdout:
         raise EspeakError(f"espeak-ng failed for voice {voice!r}, text {text!r}: {run.stderr.decode()[-300:]}")

@@ -2,7 +2,8 @@
 
 Three kinds, as in CMU's AN4 census database: names and cities spelled letter by letter, digit
 strings read as words, and short editing commands. Each item has the transcript (`text`) and what
-espeak-ng is asked to say (`spoken`: capital letters, so "A" is the letter, not the article).
+espeak-ng is asked to say (`spoken`). Spelled words are SSML `say-as characters`: spaced capitals are not
+enough, espeak-ng reads "J A N E" with the article's schwa for "A" instead of the letter name.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ COMMANDS = [
 TEMPLATES = ["go to line {n}", "delete word {n}", "page {n}", "move {n} steps", "select item {n}",
              "call extension {n} {m}", "room {n} {m} {k}"]
 KINDS = ("spelled", "digits", "command")
+CLOSED_TEXTS = frozenset(COMMANDS)  # a closed vocabulary (as in AN4): every split may say these
 
 # Mandarin (espeak-ng's `cmn-latn-pinyin` voice reads Hanzi through pinyin): digits and everyday phrases
 CMN_DIGITS = "零一二三四五六七八九"
@@ -58,7 +60,7 @@ CMN_PHRASES = (
 def spelled(rng: np.random.Generator) -> tuple[str, str]:
     word = str(rng.choice(NAMES if rng.random() < 0.5 else CITIES))
     letters = [c for c in word if c.isalpha()]
-    return " ".join(letters), " ".join(c.upper() for c in letters)
+    return " ".join(letters), f'<say-as interpret-as="characters">{"".join(letters)}</say-as>'
 
 
 def digits(rng: np.random.Generator) -> tuple[str, str]:
