@@ -32,7 +32,8 @@ def espeak_corpus(tmp_path_factory):
 
 
 def tiny_config(train_manifest, val_manifest=None, **trainer) -> dict:
-    """The quick config shrunk to a model that trains in seconds, without randomness in the data path."""
+    """The quick config shrunk to a model that trains in seconds, without randomness in the data path
+    (no SpecAugment, dither or waveform augmentation)."""
     from harken.configs import load_named_config
     from harken.core.config import apply_overrides
 
@@ -45,6 +46,7 @@ def tiny_config(train_manifest, val_manifest=None, **trainer) -> dict:
     ]
     cfg["model"]["decoder"]["feat_in"] = 96
     cfg["model"]["spec_augment"] = None
+    cfg["model"]["train_ds"].pop("augmentor", None)
     cfg["model"]["preprocessor"]["dither"] = 0.0
     cfg["model"]["optim"] = {"name": "adamw", "lr": 0.02, "weight_decay": 0.0,
                              "sched": {"name": "CosineAnnealing", "warmup_steps": 10, "min_lr": 1e-4}}

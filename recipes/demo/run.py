@@ -26,8 +26,8 @@ from harken.training.run import train
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="runs/demo", help="work folder (corpus, run, model)")
-    p.add_argument("--train", type=int, default=2500, help="training utterances")
-    p.add_argument("--epochs", type=int, default=36)
+    p.add_argument("--train", type=int, default=3000, help="training utterances")
+    p.add_argument("--epochs", type=int, default=40)
     p.add_argument("overrides", nargs="*", help="config overrides, e.g. trainer.max_epochs=5")
     args = p.parse_args()
     out = Path(args.out)
