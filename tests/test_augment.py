@@ -92,3 +92,24 @@ def test_dataset_config_applies_the_augmentor(tmp_path):
                             "augmentor": {"gain": {"prob": 1.0, "min_gain_dbfs": 6, "max_gain_dbfs": 6}}}, tok, SR)
     ratio = louder[0][0].abs().max() / plain[0][0].abs().max()
     assert float(ratio) == pytest.approx(10 ** (6 / 20), rel=1e-4)
+
+
+def test_perturbed_test_set_via_cli(tmp_path):
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    from harken.data.manifest import ManifestEntry, read_manifest, write_manifest
+
+    sf.write(tmp_path / "a.wav", _tone(), SR)
+    manifest = write_manifest(tmp_path / "m.json", [ManifestEntry("a.wav", 1.0, "a tone")])
+    run = subprocess.run([sys.executable, "-m", "harken", "data", "perturb", str(manifest), str(tmp_path / "noisy"),
+                          "--spec", "{white_noise: {min_snr_db: 10, max_snr_db: 10}}"], capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    (row,) = read_manifest(tmp_path / "noisy" / "manifest.json")
+    noisy, _ = sf.read(row.audio_filepath, dtype="float32")
+    x, _ = sf.read(tmp_path / "a.wav", dtype="float32")
+    snr = 10 * np.log10(np.mean(x ** 2) / np.mean((noisy - x) ** 2))
+    assert row.text == "a tone" and snr == pytest.approx(10.0, abs=0.2)  # 16-bit rounding moves it slightly

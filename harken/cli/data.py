@@ -38,6 +38,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--sample", type=int, default=20, help="rows to show (picked at random, seeded)")
     r.add_argument("--seed", type=int, default=0)
 
+    pe = actions.add_parser("perturb", help="a perturbed copy of a test set (noise, reverb, telephone, speed)")
+    pe.add_argument("manifest")
+    pe.add_argument("outdir")
+    pe.add_argument("--spec", required=True,
+                    help="perturbations as YAML, e.g. \"{white_noise: {min_snr_db: 10, max_snr_db: 10}}\"")
+    pe.add_argument("--seed", type=int, default=0)
+
     c = actions.add_parser("check", help="validate a manifest: audio, durations, text, duplicates")
     c.add_argument("manifest")
     c.add_argument("--labels", help="allowed characters, e.g. \" abcdefghijklmnopqrstuvwxyz'\"")
@@ -48,7 +55,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     return {"synth": _synth, "check": _check, "prepare": _prepare, "shard": _shard,
-            "report": _report}[args.action](args)
+            "report": _report, "perturb": _perturb}[args.action](args)
+
+
+def _perturb(args: argparse.Namespace) -> int:
+    import yaml
+
+    from harken.data.perturb_manifest import perturb_manifest
+
+    spec = yaml.safe_load(args.spec)
+    if not isinstance(spec, dict):
+        raise ValueError(f"--spec {args.spec!r}: expected a mapping of perturbation -> options")
+    print(f"wrote {perturb_manifest(args.manifest, args.outdir, spec, seed=args.seed)}")
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:
