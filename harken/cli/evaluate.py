@@ -6,7 +6,7 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help=".nemo file")
+    p.add_argument("--model", required=True, help=".nemo file, catalog name or URL")
     p.add_argument("--manifest", required=True, help="JSON-lines manifest with reference text")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--output", help="write a predictions manifest (adds pred_text and per-utterance wer)")
@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     from harken.data.manifest import write_manifest
     from harken.metrics.evaluate import evaluate
 
-    model = harken.load(args.model, map_location=args.device)
+    model = harken.from_pretrained(args.model, map_location=args.device, progress=False)
     result = evaluate(model, args.manifest, batch_size=args.batch_size, progress=True)
     if args.output:
         write_manifest(args.output, result.predictions)

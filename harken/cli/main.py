@@ -28,7 +28,11 @@ def main(argv: list[str] | None = None) -> int:
         if name == wanted:  # only the chosen command's module (and torch) is imported
             modules[name] = importlib.import_module(module)
             modules[name].add_arguments(p)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # `harken train CONFIG --out X key=value`: overrides may follow the options too
+        if not hasattr(args, "overrides") or any(x.startswith("-") or "=" not in x for x in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides = [*args.overrides, *extra]
     if args.command is None:
         parser.print_help()
         return 2

@@ -1,4 +1,7 @@
-"""harken transcribe FILES... | --manifest M  --model M [--batch-size N] [--output F]"""
+"""harken transcribe FILES... | --manifest M  [--model M] [--batch-size N] [--output F]
+
+Without --model, the English model shipped with harken (`harken_en_small`) is used.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ import sys
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="*", help="audio files (wav, flac, ogg, mp3 where libsndfile can)")
     p.add_argument("--manifest", help="transcribe every audio_filepath of a manifest instead")
-    p.add_argument("--model", required=True, help=".nemo file")
+    p.add_argument("--model", default=None,
+                   help=".nemo file, catalog name or URL (default: harken_en_small, shipped with harken)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--output", help="write results: a .json manifest with pred_text, else 'path<TAB>text' lines")
     p.add_argument("--device", default="cpu")
@@ -26,7 +30,9 @@ def run(args: argparse.Namespace) -> int:
     rows = ([{"audio_filepath": f} for f in args.files] if args.files else
             [{"audio_filepath": e.audio_filepath, "duration": e.duration, "text": e.text}
              for e in read_manifest(args.manifest)])
-    model = harken.load(args.model, map_location=args.device)
+    from harken.pretrained.catalog import DEFAULT_MODEL
+
+    model = harken.from_pretrained(args.model or DEFAULT_MODEL, map_location=args.device, progress=False)
     texts = model.transcribe([r["audio_filepath"] for r in rows], batch_size=args.batch_size,
                              progress=len(rows) > args.batch_size)
     for row, text in zip(rows, texts):

@@ -69,6 +69,10 @@ class ASRModel(nn.Module):
         self.encoder = instantiate(cfg["encoder"])
         self.decoder = instantiate(cfg["decoder"])
         self.tokenizer = build_tokenizer(cfg, artifacts)
+        classes = getattr(self.decoder, "num_classes_with_blank", None)
+        if classes is not None and classes != self.tokenizer.vocab_size + 1:
+            raise ValueError(f"decoder.num_classes gives {classes - 1} tokens (+ blank) but the tokenizer has "
+                             f"{self.tokenizer.vocab_size}: set model.decoder.num_classes={self.tokenizer.vocab_size}")
         self.artifacts = _referenced_artifacts(cfg, artifacts or {}, self.tokenizer)
         connect(self.preprocessor, self.encoder)
         connect(self.encoder, self.decoder)

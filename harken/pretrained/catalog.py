@@ -4,6 +4,9 @@
 afterwards. A local path, `file://` URL or http(s) URL works wherever a name does. The download
 locations are the ones NeMo's `list_available_models()` publishes; their checksums are not published,
 so they are checked only when known (`sha256`).
+
+harken's own model (`harken_en_small`, recipes/harken_en_small) ships inside the package, so it needs
+no download at all and is the default of `harken transcribe`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from urllib.parse import urlparse
 from harken.pretrained.download import DownloadError, cache_dir, fetch, offline
 
 NGC = "https://api.ngc.nvidia.com/v2/models/nvidia"
+BUNDLED_DIR = Path(__file__).parent / "models"
+DEFAULT_MODEL = "harken_en_small"
 HF = "https://huggingface.co/nvidia"
 
 
@@ -27,6 +32,7 @@ class ModelCard:
     loads: bool  # whether this harken version can run the family yet
     sha256: str | None = None
     description: str = ""
+    bundled: bool = False  # shipped in harken/pretrained/models/ (url is then that file's file:// URL)
 
 
 def _ngc(name: str, version: str, family: str, loads: bool, folder: str = "nemo", file: str | None = None) -> ModelCard:
@@ -38,6 +44,9 @@ def _hf(name: str, family: str, loads: bool) -> ModelCard:
 
 
 _CARDS = [
+    ModelCard(DEFAULT_MODEL, (BUNDLED_DIR / f"{DEFAULT_MODEL}.nemo").as_uri(), "fastconformer-ctc (BPE)", True,
+              description="English, harken's own: espeak-ng voices, spelled letters, digits, commands, sentences",
+              bundled=True),
     ModelCard("QuartzNet15x5Base-En", f"{NGC}/nemospeechmodels/versions/1.0.0a5/files/QuartzNet15x5Base-En.nemo",
               "quartznet (characters)", True, description="English, LibriSpeech+CV+WSJ+Fisher+SWB+NSC"),
     _ngc("stt_en_quartznet15x5", "1.0.0rc1", "quartznet (characters)", True),
@@ -68,6 +77,8 @@ def resolve(name_or_path: str, progress: bool = True) -> Path:
     if scheme in ("file", "http", "https"):
         card = ModelCard(Path(urlparse(name_or_path).path).name or "model.nemo", name_or_path, "?", True)
         dest = cache_dir() / "urls" / card.name
+    elif name_or_path in CATALOG and CATALOG[name_or_path].bundled:
+        return _bundled(CATALOG[name_or_path])
     elif name_or_path in CATALOG:
         card = CATALOG[name_or_path]
         dest = cache_dir() / "models" / f"{card.name}.nemo"
@@ -83,3 +94,11 @@ def resolve(name_or_path: str, progress: bool = True) -> Path:
             f"there (from {card.url}) or unset HARKEN_OFFLINE"
         )
     return fetch(card.url, dest, sha256=card.sha256, progress=progress)
+
+
+def _bundled(card: ModelCard) -> Path:
+    path = Path(urlparse(card.url).path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{card.name}: the bundled model {path} is missing from this installation "
+                                "(a checkout without it, or a package built without package data)")
+    return path

@@ -1,0 +1,66 @@
+"""Open-vocabulary sentences for the recipe, from public-domain Project Gutenberg books.
+
+    python recipes/harken_en_small/make_sentences.py pg1342.txt pg84.txt pg2701.txt pg26184.txt \
+        --out recipes/harken_en_small/sentences.txt
+
+Keeps the book text between Gutenberg's START/END markers (the licence is not part of the book), joins
+paragraph lines, splits at sentence ends and at ; : (long literary sentences are too long to speak in one
+breath), writes them out as spoken (`normalize_sentence`) and keeps 3-14 words. The output is committed
+(`sentences.txt`), so the recipe does not need the books.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from harken.synth.normalize import normalize_sentence
+
+ABBREVIATIONS = {"Mr": "mister", "Mrs": "missus", "Dr": "doctor", "St": "saint"}
+
+
+def book_text(path: Path) -> str:
+    lines = path.read_text(encoding="utf-8-sig", errors="replace").replace("\r", "").splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("*** START OF")), -1)
+    end = next((i for i, line in enumerate(lines) if line.startswith("*** END OF")), len(lines))
+    return "\n".join(lines[start + 1:end])
+
+
+def sentences(text: str, min_words: int, max_words: int) -> list[str]:
+    text = re.sub(r"[_*]", "", text).replace("‘", "'")
+    for short, spoken in ABBREVIATIONS.items():  # their full stop is not a sentence end
+        text = re.sub(rf"\b{short}\.", spoken, text)
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text)]
+    out = []
+    for paragraph in paragraphs:
+        if paragraph.isupper():  # chapter headings
+            continue
+        for piece in re.split(r"(?<=[.!?;:])\s+", paragraph):
+            spoken = normalize_sentence(piece)
+            if spoken and min_words <= len(spoken.split()) <= max_words:
+                out.append(spoken)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("books", nargs="+", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--min-words", type=int, default=3)
+    p.add_argument("--max-words", type=int, default=14)
+    args = p.parse_args()
+    seen, kept = set(), []
+    for book in args.books:
+        for s in sentences(book_text(book), args.min_words, args.max_words):
+            if s not in seen:
+                seen.add(s)
+                kept.append(s)
+        print(f"{book}: {len(kept)} sentences so far")
+    args.out.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    words = {w for s in kept for w in s.split()}
+    print(f"{args.out}: {len(kept)} sentences, {len(words)} distinct words")
+
+
+if __name__ == "__main__":
+    main()
