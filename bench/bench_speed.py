@@ -76,6 +76,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--config", default="quartznet_5x5")
+    p.add_argument("--model", help="a trained .nemo instead of a config with random weights")
     p.add_argument("--table", default=str(Path(__file__).parent / "RESULTS.md"))
     p.add_argument("--nemo-python", help="python of a NeMo 3.0 venv: measure NeMo's same tasks in this run")
     p.add_argument("--nemo-bench", default=str(Path(__file__).resolve().parents[2] / "shared/anchors/bench_nemo.py"))
@@ -83,7 +84,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     set_type_checking(False)  # the default at run time
-    model = ASRModel.from_config(load_named_config(args.config))
+    model = ASRModel.load(args.model) if args.model else ASRModel.from_config(load_named_config(args.config))
+    what = Path(args.model).name if args.model else args.config
     tasks = [("RTFx b=1 (10 s)", lambda: inference_rtfx(model, 1, 10.0, args.repeats), ["infer", "1", "10"]),
              ("RTFx b=8 (10 s)", lambda: inference_rtfx(model, 8, 10.0, args.repeats), ["infer", "8", "10"]),
              ("train audio-s/s (8 x 5 s)", lambda: training_rate(model, 8, 5.0, args.repeats), ["train", "8", "5"])]
@@ -96,7 +98,7 @@ def main() -> None:
     command = "python " + " ".join(["bench/bench_speed.py", *sys.argv[1:]])
     setup = f"torch {torch.__version__}, {args.threads} threads, {platform.machine()}"
     day = f"{datetime.now(timezone.utc):%Y-%m-%d}"
-    lines = [f"| {day} | harken {args.config} | {setup} | " + " | ".join(f"{v:.1f}" for v in ours.values())
+    lines = [f"| {day} | harken {what} | {setup} | " + " | ".join(f"{v:.1f}" for v in ours.values())
              + f" | `{command}` |\n"]
     if theirs:
         lines.append(f"| {day} | NeMo 3.0.0 qn5x5, same run | {setup} | "

@@ -50,3 +50,16 @@ def test_bad_yaml_names_file_and_line(tmp_path):
 def test_dump_quotes_yaml11_booleans():
     text = dump_config({"labels": ["n", "y", "a"]})
     assert "'n'" in text and "'y'" in text
+
+
+def test_cli_overrides_may_follow_options_and_unknown_options_still_fail(tmp_path, capsys):
+    import pytest
+
+    from harken.cli.main import main as cli
+
+    config = tmp_path / "missing.yaml"
+    # parsed (overrides after --out are overrides); it then fails on the missing config file, not on argparse
+    assert cli(["train", str(config), "--out", str(tmp_path / "run"), "model.optim.lr=0.1"]) == 1
+    assert "missing.yaml" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli(["train", str(config), "--out", str(tmp_path / "run"), "--bogus"])

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# harken_en_small from nothing: corpus -> tokenizer -> training (resumable) -> test sets -> results.
+# harken_en_small from nothing: corpus -> training (resumable) -> degraded test sets -> results -> packaged model.
 #
 #   bash recipes/harken_en_small/run.sh [DATA_DIR] [EXP_DIR]     # defaults: data/harken_en_small exp/harken_en_small
 #   STAGE=3 bash recipes/harken_en_small/run.sh ...              # start at a stage (3 resumes training)
@@ -19,14 +19,9 @@ if [ "$stage" -le 1 ]; then  # 1. corpus: 36k training utterances, half AN4-styl
   $python "$here/split_test.py" "$data/test_manifest.json"   # test_spelled.json, test_sentences.json
 fi
 
-if [ "$stage" -le 2 ]; then  # 2. a 256-token BPE tokenizer from the training texts
-  $harken tokenizer train --manifest "$data/train_manifest.json" --vocab-size 256 --type bpe --out "$data/tokenizer"
-fi
-
-if [ "$stage" -le 3 ]; then  # 3. training; checkpoints every 250 steps, --resume continues exactly
+if [ "$stage" -le 3 ]; then  # 3. training (10,000 steps); checkpoints every 250 steps, re-running resumes exactly
   resume=(); [ -f "$exp/checkpoints/last.ckpt" ] && resume=(--resume)
   $harken train "$here/config.yaml" --out "$exp" "${resume[@]}" \
-    model.tokenizer.dir="$data/tokenizer" \
     model.train_ds.manifest_filepath="$data/train_manifest.json" \
     model.validation_ds.manifest_filepath="$data/val_manifest.json"
 fi
@@ -44,4 +39,9 @@ fi
 
 if [ "$stage" -le 5 ]; then  # 5. WER/CER on every test set, written to results.md
   $python "$here/evaluate_all.py" --model "$exp/model.nemo" --data "$data" --out "$exp/results.md"
+fi
+
+if [ "$stage" -le 6 ]; then  # 6. speed on 2 threads, then the model becomes harken's bundled default
+  $python bench/bench_speed.py --model "$exp/model.nemo"        # a row in bench/RESULTS.md
+  cp "$exp/model.nemo" harken/pretrained/models/harken_en_small.nemo
 fi

@@ -1,0 +1,56 @@
+"""The English model shipped with harken: bundled, in the catalog, and the default of `harken transcribe`."""
+
+from __future__ import annotations
+
+import numpy as np
+import soundfile as sf
+
+from harken.cli.main import main as cli
+from harken.metrics.wer import corpus_wer
+from harken.pretrained.catalog import CATALOG, DEFAULT_MODEL, resolve
+from harken.synth.espeak import speak
+
+# said by a voice the model never heard in training (held-out accent and variant)
+SAMPLES = [
+    ("seven three nine one", "seven three nine one"),
+    ('<say-as interpret-as="characters">denver</say-as>', "d e n v e r"),
+    ("open the door", "open the door"),
+    ("she walked slowly along the river in the morning", "she walked slowly along the river in the morning"),
+    ("the captain looked at the sea and said nothing", "the captain looked at the sea and said nothing"),
+]
+
+
+def test_bundled_model_is_in_the_catalog_and_small_enough():
+    card = CATALOG[DEFAULT_MODEL]
+    path = resolve(DEFAULT_MODEL)
+    assert card.bundled and path.is_file()
+    assert path.stat().st_size <= 25 * 2**20
+
+
+def test_transcribe_without_model_uses_the_shipped_one(tmp_path, capsys):
+    files = []
+    for i, (spoken, _) in enumerate(SAMPLES):
+        path = tmp_path / f"s{i}.wav"
+        sf.write(path, speak(spoken, "en-gb-x-gbclan+m5", speed=160, pitch=50, sample_rate=16000), 16000)
+        files.append(str(path))
+    assert cli(["transcribe", *files]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    hyps = dict(line.split("\t", 1) for line in lines)
+    assert list(hyps) == files
+    assert all(h.strip() for h in hyps.values()), hyps  # no empty outputs
+    wer = corpus_wer([ref for _, ref in SAMPLES], [hyps[f] for f in files])
+    assert wer <= 0.25, (wer, hyps)
+
+
+def test_models_list_marks_the_bundled_default(capsys):
+    assert cli(["models", "list"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(DEFAULT_MODEL))
+    assert "bundled (default)" in line
+
+
+def test_shipped_model_is_deterministic_on_silence():
+    import harken
+
+    model = harken.from_pretrained(DEFAULT_MODEL)
+    silence = np.zeros(16000, dtype=np.float32)
+    assert model.transcribe([silence]) == model.transcribe([silence])
