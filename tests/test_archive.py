@@ -133,3 +133,15 @@ def test_devices_and_oversized_members_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(archive, "MAX_MEMBER_BYTES", 1024)
     with pytest.raises(ArchiveError, match="over the 1024 limit"):
         read_archive(big)
+
+
+def test_training_checkpoint_without_harken_config_refused(tmp_path):
+    import harken
+
+    path = tmp_path / "other.ckpt"
+    torch.save({"state_dict": {}}, path)
+    with pytest.raises(ArchiveError, match=r"other\.ckpt.*harken_config"):
+        harken.load(str(path))
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ArchiveError, match=r"other\.ckpt.*not a readable training checkpoint"):
+        harken.load(str(path))

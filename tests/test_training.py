@@ -23,6 +23,11 @@ def test_tiny_model_overfits_ten_utterances(espeak_corpus, tmp_path):
     assert result.wer == 0.0, result.predictions
     assert (tmp_path / "run" / "checkpoints" / "best.ckpt").exists()
     assert list((tmp_path / "run" / "logs" / "csv").rglob("metrics.csv"))
+    # training checkpoints load as models too; model.nemo holds the best one's weights
+    from_ckpt = harken.load(str(tmp_path / "run" / "checkpoints" / "best.ckpt"))
+    audio = torch.randn(1, 16000) * 0.1
+    with torch.no_grad():
+        assert torch.equal(from_ckpt(audio, torch.tensor([16000]))[0], model(audio, torch.tensor([16000]))[0])
 
 
 def _checkpoint(run_dir):

@@ -1,4 +1,5 @@
-"""Open any supported `.nemo` archive as the right harken model class, checking that weights fit."""
+"""Open any supported `.nemo` archive (or a harken training checkpoint, `.ckpt`) as the right harken model
+class, checking that weights fit."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ def model_class(kind: str) -> type[nn.Module]:
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
+    if str(path).endswith(".ckpt"):
+        return load_training_checkpoint(path, map_location)
     archive = read_archive(path)
     target = archive.config.get("target", NEMO_CTC_MODEL_TARGET)
     kind = MODEL_TARGETS.get(target)
@@ -31,6 +34,23 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> nn
         )
     model = model_class(kind)(archive.config, archive.artifacts)
     load_checked(model, archive.state_dict, path)
+    return model.to(map_location).eval()
+
+
+def load_training_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
+    """The model inside a checkpoint `harken train` wrote (it carries its config), e.g. to evaluate a run
+    before it ends. Read with weights_only=True like archives; a subword tokenizer travels as in archives."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated file, or a pickle that needs code
+        raise ArchiveError(f"{path}: not a readable training checkpoint ({type(e).__name__}: {e})") from e
+    cfg = ckpt.get("harken_config") if isinstance(ckpt, dict) else None
+    if not cfg:
+        raise ArchiveError(f"{path}: no harken_config inside: only checkpoints written by `harken train` load")
+    kind = MODEL_TARGETS.get(cfg.get("target", NEMO_CTC_MODEL_TARGET), "ctc")
+    model = model_class(kind)(cfg, ckpt.get("harken_artifacts") or {})
+    state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items()}
+    load_checked(model, state, path)
     return model.to(map_location).eval()
 
 

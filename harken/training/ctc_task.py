@@ -115,6 +115,7 @@ class CTCTask(pl.LightningModule):
                 batches_consumed=self._consumed
             )
         checkpoint["harken_config"] = self.model.export_config()
+        checkpoint["harken_artifacts"] = dict(getattr(self.model, "artifacts", {}) or {})  # e.g. tokenizer.model
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self._resume_sampler_state = checkpoint.get("harken_sampler")
