@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(modules[args.command].run(args) or 0)
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     except (ValueError, OSError, KeyError) as e:  # user errors: message, no traceback
         print(f"harken {args.command}: error: {e}", file=sys.stderr)
         return 1

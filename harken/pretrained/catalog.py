@@ -44,7 +44,7 @@ def _hf(name: str, family: str, loads: bool) -> ModelCard:
 
 
 _CARDS = [
-    ModelCard(DEFAULT_MODEL, (BUNDLED_DIR / f"{DEFAULT_MODEL}.nemo").as_uri(), "fastconformer-ctc (BPE)", True,
+    ModelCard(DEFAULT_MODEL, (BUNDLED_DIR / f"{DEFAULT_MODEL}.nemo").as_uri(), "quartznet (characters)", True,
               description="English, harken's own: espeak-ng voices, spelled letters, digits, commands, sentences",
               bundled=True),
     ModelCard("QuartzNet15x5Base-En", f"{NGC}/nemospeechmodels/versions/1.0.0a5/files/QuartzNet15x5Base-En.nemo",
