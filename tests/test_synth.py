@@ -117,3 +117,41 @@ def test_splits_keep_kind_shares_and_validation_texts_are_new():
     train = {it.text for it in items if it.split == "train"}
     assert all(it.text not in train or it.text in CLOSED_TEXTS for it in items if it.split == "val")
     assert len(CLOSED_TEXTS - train) <= 2  # the command words are heard in training
+
+
+def test_simulated_accent_moves_vowels_consistently_and_keeps_the_rest():
+    from harken.synth.accent import as_phoneme_input, shift_vowels
+
+    said = "g,oU t@ l'aIn n'aIn_:_: and\nD@2 l'eIzi d'0g\n"
+    shifted = shift_vowels(said, {"aI": "OI", "0": "A:", "@": "V"})
+    assert shifted == "g,oU tV l'OIn n'OIn_:_: and\nDV l'eIzi d'A:g\n"
+    assert shift_vowels("h'e@ f'aI@", {"aI": "OI", "@": "V"}) == "h'e@ f'aI@"  # other vowels are not split up
+    assert as_phoneme_input(shifted) == "[[g,oU tV l'OIn n'OIn_:_: and DV l'eIzi d'A:g]]"
+
+
+def test_wide_variety_keeps_the_test_split_and_holds_its_voices_out():
+    from harken.synth.corpus import TEST_VARIANTS, plan
+
+    standard = plan({"train": 40, "val": 5, "test": 20}, seed=2)
+    wide = plan({"train": 40, "val": 5, "test": 20}, seed=2, variety="wide")
+    assert [i for i in standard if i.split == "test"] == [i for i in wide if i.split == "test"]
+    train = [i for i in wide if i.split != "test"]
+    assert not {i.voice for i in train} & {i.voice for i in wide if i.split == "test"}
+    assert not any(i.voice.endswith(v) for i in train for v in TEST_VARIANTS)
+    assert len({i.voice for i in train}) > 30  # far more than the standard 50-voice pool would give 45 draws
+    assert {i.vowel_shift > 0 for i in train if i.split == "train"} == {True, False}
+    assert not any(i.vowel_shift for i in wide if i.split != "train")
+
+
+def test_accented_utterance_is_rendered(tmp_path):
+    from dataclasses import replace
+
+    from harken.synth.corpus import plan, render
+
+    item = replace(next(i for i in plan({"train": 5, "val": 0, "test": 0}, seed=1) if i.kind != "spelled"),
+                   vowel_shift=1.0)
+    plain = replace(item, vowel_shift=0.0)
+    assert render(item, tmp_path / "accent", 1, 16000) > 0.3 and render(plain, tmp_path / "plain", 1, 16000) > 0.3
+    a, p = (sf.read(tmp_path / d / item.relpath)[0] for d in ("accent", "plain"))
+    assert np.sqrt(np.mean(a ** 2)) > 0.01
+    assert len(a) != len(p) or not np.array_equal(a, p)  # the vowels were said differently

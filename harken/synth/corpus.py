@@ -21,7 +21,7 @@ import io
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +30,24 @@ from tqdm import tqdm
 
 from harken.core.atomic import atomic_write_text
 from harken.data.manifest import ManifestEntry, write_manifest
-from harken.synth.espeak import EspeakError, available_voices, speak
+from harken.synth.accent import accent, as_phoneme_input, shift_vowels
+from harken.synth.espeak import EspeakError, available_voices, phonemes, speak
 from harken.synth.texts import CLOSED_TEXTS, SentencePool, sample_text, sample_text_cmn
 
 TRAIN_ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029"]
 TRAIN_VARIANTS = ["", "+m1", "+m2", "+m3", "+m4", "+f1", "+f2", "+f3", "+klatt", "+klatt2"]
 TEST_ACCENTS = ["en-gb-x-gbclan", "en-gb-x-gbcwmd"]
 TEST_VARIANTS = ["+m5", "+m6", "+f4", "+klatt3"]
+# "wide" (for training a shipped model): one more accent, every variant espeak-ng has except the test ones,
+# wider rate and pitch, and simulated accents (accent.py) on `vowel_shift_share` of the training utterances.
+# The test split is the same in both sets: same voices, same draws.
+VARIETY = {
+    "standard": {"extra_accents": [], "all_variants": False, "speed": (130, 200), "pitch": (30, 71),
+                 "vowel_shift_share": 0.0},
+    "wide": {"extra_accents": ["en-us-nyc"], "all_variants": True, "speed": (110, 230), "pitch": (15, 86),
+             "vowel_shift_share": 0.4},
+}
+VOWEL_SHIFT_STRENGTH = 0.35  # share of vowel kinds an accent moves
 LANGUAGES = {  # language -> (training accents, test accents, built-in text generator)
     "en": (TRAIN_ACCENTS, TEST_ACCENTS, sample_text),
     "cmn": (["cmn-latn-pinyin"], ["cmn-latn-pinyin"], sample_text_cmn),  # one accent: variants are held out
@@ -57,6 +68,7 @@ class Item:
     pitch: int
     amplitude: int
     augment: bool
+    vowel_shift: float = 0.0  # simulated accent strength (0: espeak-ng's own accent only)
 
     @property
     def relpath(self) -> str:
@@ -84,13 +96,19 @@ def voices(accents: list[str], variants: list[str]) -> list[str]:
 
 
 def plan(n: dict[str, int], seed: int, text_file: str | None = None, sentence_share: float = 0.5,
-         language: str = "en") -> list[Item]:
+         language: str = "en", variety: str = "standard") -> list[Item]:
     """Every utterance's content and voice, from the seed alone (test first, so others avoid its texts)."""
     if language not in LANGUAGES:
         raise ValueError(f"language={language!r}: use one of {sorted(LANGUAGES)}")
+    if variety not in VARIETY:
+        raise ValueError(f"variety={variety!r}: use one of {sorted(VARIETY)}")
     train_accents, test_accents, generate = LANGUAGES[language]
-    train_voices = voices(train_accents, TRAIN_VARIANTS)
+    opts = VARIETY[variety]
     test_voices = voices(test_accents, TEST_VARIANTS)
+    train_variants = TRAIN_VARIANTS
+    if opts["all_variants"]:
+        train_variants = [""] + sorted(v for v in available_voices() if v.startswith("+") and v not in TEST_VARIANTS)
+    train_voices = voices(train_accents + (opts["extra_accents"] if language == "en" else []), train_variants)
     sentences = SentencePool(text_file, language=language, **({"min_words": 2, "max_words": 30}
                                                                 if language == "cmn" else {})) if text_file else None
 
@@ -102,14 +120,21 @@ def plan(n: dict[str, int], seed: int, text_file: str | None = None, sentence_sh
     items, taken = [], set()  # texts of the splits planned so far
     for split in ("test", "train", "val"):
         rng = np.random.default_rng([seed, SPLITS.index(split)])
-        pool = test_voices if split == "test" else train_voices
+        test = split == "test"
+        pool = test_voices if test else train_voices
+        prosody = VARIETY["standard"] if test else opts  # test voices speak as they always did
+        speed, pitch = prosody["speed"], prosody["pitch"]
         planned = set()
         for i in range(n[split]):
             text, spoken, kind = fresh(draw, rng, taken)
             planned.add(text)
             items.append(Item(split, i, text, spoken, kind, str(pool[int(rng.integers(len(pool)))]),
-                              speed=int(rng.integers(130, 200)), pitch=int(rng.integers(30, 71)),
-                              amplitude=int(rng.integers(60, 160)), augment=split != "test"))
+                              speed=int(rng.integers(*speed)), pitch=int(rng.integers(*pitch)),
+                              amplitude=int(rng.integers(60, 160)), augment=not test))
+        if split == "train" and n[split] > 0 and opts["vowel_shift_share"] > 0:
+            shift_rng = np.random.default_rng([seed, 99])  # its own stream: the draws above stay as they were
+            items[-n[split]:] = [replace(it, vowel_shift=VOWEL_SHIFT_STRENGTH)
+                                 if shift_rng.random() < opts["vowel_shift_share"] else it for it in items[-n[split]:]]
         taken |= planned
     return sorted(items, key=lambda it: (SPLITS.index(it.split), it.index))
 
@@ -133,7 +158,9 @@ def fresh(draw: Callable[[np.random.Generator], tuple[str, str, str]], rng: np.r
 def claim(out_dir: Path, items: list[Item], seed: int, sample_rate: int) -> None:
     """Record the plan's fingerprint in out_dir/plan.sha256, refusing a folder made from another plan: finished
     wavs are reused by name, so they would silently pair old audio with new texts."""
-    digest = hashlib.sha256(repr((seed, sample_rate, items)).encode()).hexdigest()
+    # items without a simulated accent print as before that field existed, so older corpora still resume
+    described = [repr(it).replace(", vowel_shift=0.0)", ")") for it in items]
+    digest = hashlib.sha256(f"({seed!r}, {sample_rate!r}, [{', '.join(described)}])".encode()).hexdigest()
     path = out_dir / "plan.sha256"
     if path.exists() and path.read_text().strip() != digest:
         raise ValueError(f"{out_dir} holds a corpus planned differently (other seed, sizes, options or generator "
@@ -147,7 +174,11 @@ def render(item: Item, out_dir: Path, seed: int, sample_rate: int) -> float:
     path = out_dir / item.relpath
     if path.exists():
         return sf.info(str(path)).duration
-    audio = speak(item.spoken, item.voice, item.speed, item.pitch, sample_rate, amplitude=item.amplitude)
+    text = item.spoken
+    if item.vowel_shift > 0:
+        mapping = accent(np.random.default_rng([seed, SPLITS.index(item.split), item.index, 11]), item.vowel_shift)
+        text = as_phoneme_input(shift_vowels(phonemes(text, item.voice), mapping))
+    audio = speak(text, item.voice, item.speed, item.pitch, sample_rate, amplitude=item.amplitude)
     if item.augment:
         audio = augment(audio, sample_rate, np.random.default_rng([seed, SPLITS.index(item.split), item.index, 7]))
     buf = io.BytesIO()
@@ -181,9 +212,11 @@ def make_corpus(
     text_file: str | None = None,
     sentence_share: float = 0.5,
     language: str = "en",
+    variety: str = "standard",
 ) -> CorpusInfo:
     out_dir = Path(out_dir)
-    items = plan({"train": n_train, "val": n_val, "test": n_test}, seed, text_file, sentence_share, language)
+    items = plan({"train": n_train, "val": n_val, "test": n_test}, seed, text_file, sentence_share, language,
+                 variety)
     claim(out_dir, items, seed, sample_rate)
     with ThreadPoolExecutor(max(1, jobs)) as pool:  # the work happens in espeak-ng subprocesses
         work = pool.map(lambda it: render(it, out_dir, seed, sample_rate), items)

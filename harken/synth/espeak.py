@@ -38,6 +38,16 @@ def available_voices() -> frozenset[str]:
     return frozenset(names)
 
 
+def phonemes(text: str, voice: str) -> str:
+    """espeak-ng's phoneme transcription (its ASCII mnemonics, one line per clause) of `text` in `voice`."""
+    markup = ["-m"] if text.startswith("<") else []
+    run = subprocess.run([espeak_binary(), "-q", "-x", "-v", voice, *markup, "--", text], capture_output=True,
+                         timeout=60)
+    if run.returncode != 0 or not run.stdout.strip():
+        raise EspeakError(f"espeak-ng -x failed for voice {voice!r}, text {text!r}: {run.stderr.decode()[-300:]}")
+    return run.stdout.decode()
+
+
 def speak(text: str, voice: str, speed: int, pitch: int, sample_rate: int, amplitude: int = 100) -> np.ndarray:
     """Waveform of `text` said by `voice` (e.g. 'en-gb+f2') at `sample_rate`, float32 mono.
 
