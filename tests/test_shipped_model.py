@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from harken.cli.main import main as cli
+from harken.data.manifest import ManifestEntry, write_manifest
 from harken.metrics.wer import corpus_wer
 from harken.pretrained.catalog import CATALOG, DEFAULT_MODEL, resolve
 from harken.synth.espeak import speak
@@ -27,12 +29,18 @@ def test_bundled_model_is_in_the_catalog_and_small_enough():
     assert path.stat().st_size <= 25 * 2**20
 
 
-def test_transcribe_without_model_uses_the_shipped_one(tmp_path, capsys):
+@pytest.fixture
+def sample_files(tmp_path) -> list[str]:
     files = []
     for i, (spoken, _) in enumerate(SAMPLES):
         path = tmp_path / f"s{i}.wav"
         sf.write(path, speak(spoken, "en-gb-x-gbclan+m5", speed=160, pitch=50, sample_rate=16000), 16000)
         files.append(str(path))
+    return files
+
+
+def test_transcribe_without_model_uses_the_shipped_one(sample_files, capsys):
+    files = sample_files
     assert cli(["transcribe", *files]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     hyps = dict(line.split("\t", 1) for line in lines)
@@ -40,6 +48,14 @@ def test_transcribe_without_model_uses_the_shipped_one(tmp_path, capsys):
     assert all(h.strip() for h in hyps.values()), hyps  # no empty outputs
     wer = corpus_wer([ref for _, ref in SAMPLES], [hyps[f] for f in files])
     assert wer <= 0.25, (wer, hyps)
+
+
+def test_eval_without_model_measures_the_shipped_one(sample_files, tmp_path, capsys):
+    manifest = tmp_path / "m.json"
+    write_manifest(manifest, [ManifestEntry(f, 1.0, ref) for f, (_, ref) in zip(sample_files, SAMPLES)])
+    assert cli(["eval", "--manifest", str(manifest)]) == 0
+    wer_line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("WER"))
+    assert float(wer_line.split()[1].rstrip("%")) <= 25.0, wer_line
 
 
 def test_models_list_marks_the_bundled_default(capsys):

@@ -1,4 +1,7 @@
-"""harken eval --model M --manifest test.json [--output predictions.json]"""
+"""harken eval --manifest test.json [--model M] [--output predictions.json]
+
+Without --model, the English model shipped with harken (`harken_en_small`) is measured, as in `transcribe`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help=".nemo file, catalog name or URL")
+    p.add_argument("--model", default=None, help=".nemo file, catalog name or URL (default: the shipped model)")
     p.add_argument("--manifest", required=True, help="JSON-lines manifest with reference text")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--output", help="write a predictions manifest (adds pred_text and per-utterance wer)")
@@ -17,8 +20,9 @@ def run(args: argparse.Namespace) -> int:
     import harken
     from harken.data.manifest import write_manifest
     from harken.metrics.evaluate import evaluate
+    from harken.pretrained.catalog import DEFAULT_MODEL
 
-    model = harken.from_pretrained(args.model, map_location=args.device, progress=False)
+    model = harken.from_pretrained(args.model or DEFAULT_MODEL, map_location=args.device, progress=False)
     result = evaluate(model, args.manifest, batch_size=args.batch_size, progress=True)
     if args.output:
         write_manifest(args.output, result.predictions)
