@@ -57,6 +57,14 @@ def slaney_mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float
     return weights
 
 
+def audio_signal_inputs(sample_rate: int) -> dict:
+    """Input types of every audio front end: a batch of waveforms at `sample_rate` and their lengths."""
+    return {
+        "input_signal": NeuralType(("B", "T"), AudioSignal(freq=sample_rate)),
+        "length": NeuralType(("B",), LengthsType()),
+    }
+
+
 def valid_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
     """[B, max_len] bool, True inside each row's length."""
     return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
@@ -198,10 +206,7 @@ class MelSpectrogramPreprocessor(TypedModule):
 
     @property
     def input_types(self) -> dict:  # type: ignore[override]
-        return {
-            "input_signal": NeuralType(("B", "T"), AudioSignal(freq=self.sample_rate)),
-            "length": NeuralType(("B",), LengthsType()),
-        }
+        return audio_signal_inputs(self.sample_rate)
 
     output_types = {
         "processed_signal": NeuralType(("B", "D", "T"), MelSpectrogramType()),

@@ -16,7 +16,8 @@ import math
 import torch
 from torch import nn
 
-from harken.core.neural_types import AudioSignal, LengthsType, MFCCSpectrogramType, NeuralType
+from harken.audio.mel import audio_signal_inputs
+from harken.core.neural_types import LengthsType, MFCCSpectrogramType, NeuralType
 from harken.core.typed_module import TypedModule
 
 LOG_OFFSET = 1e-6
@@ -107,10 +108,7 @@ class MFCCPreprocessor(TypedModule):
 
     @property
     def input_types(self) -> dict:  # type: ignore[override]
-        return {
-            "input_signal": NeuralType(("B", "T"), AudioSignal(freq=self.sample_rate)),
-            "length": NeuralType(("B",), LengthsType()),
-        }
+        return audio_signal_inputs(self.sample_rate)
 
     output_types = {
         "processed_signal": NeuralType(("B", "D", "T"), MFCCSpectrogramType()),

@@ -38,9 +38,9 @@ if [ "$stage" -le 3 ]; then  # 3. phase 1: 10,000 steps on the stage-1 corpus; c
   train "$exp/standard" "$data"
 fi
 
-if [ "$stage" -le 4 ]; then  # 4. phase 2: from phase 1's best weights, 12,000 steps on the wide corpus
+if [ "$stage" -le 4 ]; then  # 4. phase 2: from phase 1's best weights, 9,000 steps on the wide corpus
   train "$exp/wide" "${data}_wide" init_from="$exp/standard/model.nemo" model.optim.lr=0.002 \
-    model.optim.sched.warmup_steps=300 trainer.max_steps=12000
+    model.optim.sched.warmup_steps=300 trainer.max_steps=9000
 fi
 
 if [ "$stage" -le 5 ]; then  # 5. degraded copies of both test sets
