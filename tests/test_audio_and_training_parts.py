@@ -3,7 +3,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from harken.audio.io import AudioError, as_waveform, load_audio
+from harken.audio.io import AudioError, as_waveform, load_audio, save_wav
 from harken.audio.spec_augment import SpectrogramAugmentation
 from harken.training.optim import Novograd, build_optimizer, build_scheduler
 
@@ -52,6 +52,15 @@ def test_arrays_and_tensors_accepted():
     np.testing.assert_array_equal(as_waveform(torch.from_numpy(x), 16000), x)
     stereo_first = np.stack([x, x])  # [channels, samples]
     np.testing.assert_allclose(as_waveform(stereo_first, 16000), x)
+
+
+def test_save_wav_round_trips_and_saturates(tmp_path):
+    audio = np.array([0.0, 0.5, -0.25, 1.7, -3.0], np.float32)  # the last two would wrap around if not clipped
+    path = save_wav(tmp_path / "deep" / "x.wav", audio, 16000)
+    back = load_audio(path, 16000)
+    np.testing.assert_allclose(back, [0.0, 0.5, -0.25, 1.0, -1.0], atol=1e-4)
+    assert sf.info(str(path)).subtype == "PCM_16"
+    assert [p.name for p in path.parent.iterdir()] == ["x.wav"]  # no temporary file left beside it
 
 
 def test_spec_augment_masks_within_valid_length():

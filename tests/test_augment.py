@@ -113,3 +113,24 @@ def test_perturbed_test_set_via_cli(tmp_path):
     x, _ = sf.read(tmp_path / "a.wav", dtype="float32")
     snr = 10 * np.log10(np.mean(x ** 2) / np.mean((noisy - x) ** 2))
     assert row.text == "a tone" and snr == pytest.approx(10.0, abs=0.2)  # 16-bit rounding moves it slightly
+
+
+def test_perturbed_copy_of_a_manifest(tmp_path):
+    import soundfile as sf
+
+    from harken.data.manifest import ManifestEntry, iter_manifest, write_manifest
+    from harken.data.perturb_manifest import perturb_manifest
+
+    rows = []
+    for i, freq in enumerate((300.0, 2000.0)):
+        sf.write(str(tmp_path / f"{i}.wav"), _tone(freq), SR)
+        rows.append(ManifestEntry(str(tmp_path / f"{i}.wav"), 1.0, f"tone {i}", extra={"speaker": "s"}))
+    src = write_manifest(tmp_path / "in.json", rows)
+    out = perturb_manifest(src, tmp_path / "slow", {"speed": {"min_rate": 0.8, "max_rate": 0.8}})
+    copies = list(iter_manifest(out))
+    assert [c.text for c in copies] == ["tone 0", "tone 1"]
+    assert [c.extra["source"] for c in copies] == [r.audio_filepath for r in rows]
+    assert all(c.extra["speaker"] == "s" for c in copies)
+    for c in copies:  # speed 0.8 stretches 1 s to 1.25 s; the manifest's duration is the file's
+        assert sf.info(c.audio_filepath).duration == pytest.approx(1.25, abs=0.01)
+        assert c.duration == pytest.approx(sf.info(c.audio_filepath).duration, abs=1e-3)

@@ -1,4 +1,4 @@
-"""Reading audio into float32 mono at the model's sample rate.
+"""Reading audio into float32 mono at the model's sample rate, and writing it back as 16-bit WAV.
 
 soundfile reads wav/flac/ogg (and mp3 with libsndfile >= 1.1); soxr resamples. Every failure names
 the file, because in a 100k-line manifest "Error opening file" is useless.
@@ -6,12 +6,15 @@ the file, because in a 100k-line manifest "Error opening file" is useless.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
 import torch
+
+from harken.core.atomic import atomic_write_bytes
 
 
 class AudioError(ValueError):
@@ -93,3 +96,15 @@ def audio_info(path: str | Path) -> tuple[int, int, float]:
     except Exception as e:
         raise AudioError(f"{path}: cannot read audio header ({e})") from e
     return info.samplerate, info.channels, info.frames / info.samplerate
+
+
+def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
+    """16-bit PCM WAV of `audio` (clipped to [-1, 1], so loud augmentations saturate instead of wrapping)."""
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(audio, -1, 1), sample_rate, subtype="PCM_16", format="WAV")
+    return buf.getvalue()
+
+
+def save_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
+    """Write `audio` as 16-bit WAV atomically: an interrupted run never leaves a truncated file behind."""
+    return atomic_write_bytes(path, wav_bytes(audio, sample_rate))

@@ -3,14 +3,9 @@ numbers: every utterance gets the perturbation (probability 1), written once as 
 
 from __future__ import annotations
 
-import io
-import os
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
-
-from harken.audio.io import load_audio
+from harken.audio.io import load_audio, save_wav
 from harken.augment.perturb import Augmentor
 from harken.data.manifest import ManifestEntry, iter_manifest, write_manifest
 
@@ -24,12 +19,7 @@ def perturb_manifest(manifest: str | Path, out_dir: str | Path, spec: dict, seed
         audio = load_audio(e.audio_filepath, sample_rate, offset=e.offset, duration=e.duration if e.offset else None)
         audio = augment(audio, sample_rate)
         path = out_dir / "wav" / f"{i:06d}.wav"
-        buf = io.BytesIO()
-        sf.write(buf, np.clip(audio, -1, 1), sample_rate, subtype="PCM_16", format="WAV")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, path)
+        save_wav(path, audio, sample_rate)
         rows.append(ManifestEntry(str(path.resolve()), round(len(audio) / sample_rate, 3), e.text,
                                   extra={**e.extra, "source": e.audio_filepath}))
     return write_manifest(out_dir / "manifest.json", rows)

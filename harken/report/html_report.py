@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 
-from harken.audio.io import load_audio
+from harken.audio.io import load_audio, wav_bytes
 from harken.audio.mel import MelSpectrogramPreprocessor
 from harken.core.atomic import atomic_write_text
 from harken.data.manifest import iter_manifest
@@ -56,8 +54,6 @@ def _row(line: int, e, mel: MelSpectrogramPreprocessor, sample_rate: int) -> str
                            duration=e.duration if e.offset else None)
     except ValueError as err:
         return f"<tr><td>{line}</td><td colspan=3>{html.escape(str(err))}</td></tr>"
-    buf = io.BytesIO()
-    sf.write(buf, audio, sample_rate, subtype="PCM_16", format="WAV")
     spec = np.log(np.abs(np.fft.rfft(_frames(audio), axis=1)).T ** 2 + 1e-10)
     with torch.inference_mode():
         feats, n = mel(torch.from_numpy(audio)[None], torch.tensor([len(audio)]))
@@ -65,7 +61,7 @@ def _row(line: int, e, mel: MelSpectrogramPreprocessor, sample_rate: int) -> str
     images = "".join(f"<img alt='{alt}' src='data:image/png;base64,{base64.b64encode(png(img)).decode()}'>"
                      for alt, img in (("waveform", waveform_image(audio)), ("spectrogram", heatmap_image(spec)),
                                       ("log-mel", heatmap_image(log_mel, height=64, floor_db=1e9))))
-    wav = base64.b64encode(buf.getvalue()).decode()
+    wav = base64.b64encode(wav_bytes(audio, sample_rate)).decode()
     return (f"<tr><td>{line}</td><td>{html.escape(Path(e.audio_filepath).name)}<br><small>{e.duration:.2f} s</small>"
             f"<br><audio controls preload=none src='data:audio/wav;base64,{wav}'></audio></td>"
             f"<td class=t>{html.escape(e.text)}</td><td>{images}</td></tr>")

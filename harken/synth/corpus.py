@@ -17,8 +17,6 @@ Texts: the built-in AN4-style generators (spelled names and cities, digit string
 from __future__ import annotations
 
 import hashlib
-import io
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -28,6 +26,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from harken.audio.io import save_wav
 from harken.core.atomic import atomic_write_text
 from harken.data.manifest import ManifestEntry, write_manifest
 from harken.synth.accent import accent, as_phoneme_input, shift_vowels
@@ -181,12 +180,7 @@ def render(item: Item, out_dir: Path, seed: int, sample_rate: int) -> float:
     audio = speak(text, item.voice, item.speed, item.pitch, sample_rate, amplitude=item.amplitude)
     if item.augment:
         audio = augment(audio, sample_rate, np.random.default_rng([seed, SPLITS.index(item.split), item.index, 7]))
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(audio, -1, 1), sample_rate, subtype="PCM_16", format="WAV")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
+    save_wav(path, audio, sample_rate)
     return len(audio) / sample_rate
 
 

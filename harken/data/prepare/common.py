@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
-import os
 from pathlib import Path
 
 import soundfile as sf
 
-from harken.audio.io import load_audio
+from harken.audio.io import load_audio, save_wav
 from harken.data.manifest import ManifestEntry, write_manifest
 
 SAMPLE_RATE = 16000
@@ -19,12 +17,7 @@ def to_wav(src: Path, dst: Path, sample_rate: int = SAMPLE_RATE) -> float:
     if dst.exists():
         return sf.info(str(dst)).duration
     audio = load_audio(src, sample_rate)
-    buf = io.BytesIO()
-    sf.write(buf, audio, sample_rate, subtype="PCM_16", format="WAV")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, dst)
+    save_wav(dst, audio, sample_rate)
     return len(audio) / sample_rate
 
 
