@@ -79,6 +79,22 @@ def test_text_file_sentences_and_held_out_test_texts(tmp_path):
     assert len({it.amplitude for it in items}) > 5
 
 
+def test_more_training_data_avoids_another_corpus_test_texts(tmp_path):
+    from harken.data.manifest import ManifestEntry, write_manifest
+    from harken.synth.corpus import plan
+    from harken.synth.texts import CLOSED_TEXTS
+
+    first = plan({"train": 0, "val": 0, "test": 150}, seed=0)
+    held_out = {it.text for it in first} - CLOSED_TEXTS
+    again = {it.text for it in plan({"train": 900, "val": 50, "test": 0}, seed=0)}
+    assert again & held_out  # without avoiding, a second corpus says some of them
+    manifest = write_manifest(tmp_path / "test_manifest.json",
+                              [ManifestEntry(f"{i}.wav", 1.0, it.text) for i, it in enumerate(first)])
+    avoided = plan({"train": 900, "val": 50, "test": 0}, seed=0,
+                   avoid=frozenset(e.text for e in read_manifest(manifest)))
+    assert not {it.text for it in avoided} & held_out
+
+
 def test_mandarin_corpus_with_chinese_character_labels(tmp_path):
     info = make_corpus(tmp_path / "cmn", n_train=6, n_val=2, n_test=2, seed=0, jobs=2, progress=False,
                        language="cmn")

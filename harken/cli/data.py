@@ -18,6 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--text-file", help="also speak sentences from this file (numbers and symbols written out)")
     s.add_argument("--sentence-share", type=float, default=0.5, help="share of utterances drawn from --text-file")
     s.add_argument("--language", default="en", choices=["en", "cmn"], help="cmn: Mandarin, Chinese characters")
+    s.add_argument("--avoid-texts", nargs="+", default=[], metavar="MANIFEST",
+                   help="never say the texts of these manifests (e.g. another corpus's test set)")
     s.add_argument("--variety", default="standard", choices=["standard", "wide"],
                    help="wide: training voices from every espeak-ng variant, wider rate/pitch, simulated accents")
 
@@ -106,7 +108,7 @@ def _synth(args: argparse.Namespace) -> int:
     start = time.time()
     info = make_corpus(args.out_dir, n_train=args.train, n_val=args.val, n_test=args.test, seed=args.seed,
                        jobs=args.jobs, text_file=args.text_file, sentence_share=args.sentence_share,
-                       language=args.language, variety=args.variety)
+                       language=args.language, variety=args.variety, avoid_texts=args.avoid_texts)
     total = sum(info.counts.values())
     print(f"{total} utterances in {time.time() - start:.1f} s ({total / (time.time() - start):.0f} per second; "
           "finished files from an earlier run are reused)")
@@ -115,6 +117,8 @@ def _synth(args: argparse.Namespace) -> int:
     print(f"train voices ({len(info.train_voices)}): {', '.join(info.train_voices)}")
     print(f"test voices ({len(info.test_voices)}, unseen in training): {', '.join(info.test_voices)}")
     print(f"test texts also in training: {info.text_overlap:.0%}")
+    if args.avoid_texts:
+        print(f"utterances saying an avoided text (closed command list excepted): {info.avoided_said}")
     return 0
 
 

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from harken.audio.io import save_wav
 from harken.core.atomic import atomic_write_text
-from harken.data.manifest import ManifestEntry, write_manifest
+from harken.data.manifest import ManifestEntry, iter_manifest, write_manifest
 from harken.synth.accent import accent, as_phoneme_input, shift_vowels
 from harken.synth.espeak import EspeakError, available_voices, phonemes, speak
 from harken.synth.texts import CLOSED_TEXTS, SentencePool, sample_text, sample_text_cmn
@@ -83,6 +83,7 @@ class CorpusInfo:
     train_voices: list[str] = field(default_factory=list)
     test_voices: list[str] = field(default_factory=list)
     text_overlap: float = 0.0  # share of test utterances whose text also occurs in training
+    avoided_said: int = 0  # utterances that still say an avoided text (only if a text kind ran out)
 
 
 def voices(accents: list[str], variants: list[str]) -> list[str]:
@@ -95,8 +96,9 @@ def voices(accents: list[str], variants: list[str]) -> list[str]:
 
 
 def plan(n: dict[str, int], seed: int, text_file: str | None = None, sentence_share: float = 0.5,
-         language: str = "en", variety: str = "standard") -> list[Item]:
-    """Every utterance's content and voice, from the seed alone (test first, so others avoid its texts)."""
+         language: str = "en", variety: str = "standard", avoid: frozenset[str] = frozenset()) -> list[Item]:
+    """Every utterance's content and voice, from the seed alone (test first, so others avoid its texts).
+    `avoid`: texts no split may say, e.g. another corpus's test texts when this one adds training data."""
     if language not in LANGUAGES:
         raise ValueError(f"language={language!r}: use one of {sorted(LANGUAGES)}")
     if variety not in VARIETY:
@@ -116,7 +118,7 @@ def plan(n: dict[str, int], seed: int, text_file: str | None = None, sentence_sh
             return sentences.sample(rng)
         return generate(rng)
 
-    items, taken = [], set()  # texts of the splits planned so far
+    items, taken = [], set(avoid)  # texts of the splits planned so far, and those to avoid
     for split in ("test", "train", "val"):
         rng = np.random.default_rng([seed, SPLITS.index(split)])
         test = split == "test"
@@ -207,10 +209,12 @@ def make_corpus(
     sentence_share: float = 0.5,
     language: str = "en",
     variety: str = "standard",
+    avoid_texts: list[str | Path] = (),
 ) -> CorpusInfo:
     out_dir = Path(out_dir)
+    avoid = frozenset(e.text for m in avoid_texts for e in iter_manifest(m))
     items = plan({"train": n_train, "val": n_val, "test": n_test}, seed, text_file, sentence_share, language,
-                 variety)
+                 variety, avoid)
     claim(out_dir, items, seed, sample_rate)
     with ThreadPoolExecutor(max(1, jobs)) as pool:  # the work happens in espeak-ng subprocesses
         work = pool.map(lambda it: render(it, out_dir, seed, sample_rate), items)
@@ -228,4 +232,5 @@ def make_corpus(
     train_texts = {it.text for it in items if it.split == "train"}
     test = [it for it in items if it.split == "test"]
     info.text_overlap = sum(it.text in train_texts for it in test) / max(len(test), 1)
+    info.avoided_said = sum(it.text in avoid and it.text not in CLOSED_TEXTS for it in items)
     return info

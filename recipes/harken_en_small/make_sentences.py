@@ -2,11 +2,13 @@
 
     python recipes/harken_en_small/make_sentences.py pg1342.txt pg84.txt pg2701.txt pg26184.txt \
         --out recipes/harken_en_small/sentences.txt
+    python recipes/harken_en_small/make_sentences.py pg11.txt pg16.txt pg1661.txt pg174.txt pg236.txt \
+        pg345.txt pg5200.txt pg98.txt --out recipes/harken_en_small/sentences_extra.txt
 
 Keeps the book text between Gutenberg's START/END markers (the licence is not part of the book), joins
 paragraph lines, splits at sentence ends and at ; : (long literary sentences are too long to speak in one
-breath), writes them out as spoken (`normalize_sentence`) and keeps 3-14 words. The output is committed
-(`sentences.txt`), so the recipe does not need the books.
+breath), writes them out as spoken (`normalize_sentence`) and keeps 3-14 words. The outputs are committed
+(`sentences.txt`, `sentences_extra.txt`), so the recipe does not need the books.
 """
 
 from __future__ import annotations
