@@ -12,24 +12,29 @@ from torch.utils.data import DataLoader
 
 from harken.augment.perturb import Augmentor
 from harken.data.dataset import AudioTextDataset, collate_audio_text
-from harken.data.manifest import read_manifest
+from harken.data.manifest import ManifestEntry, read_manifest
 from harken.data.sampler import DurationBatchSampler
 from harken.data.shards import ShardStream
 from harken.text.char_tokenizer import CharTokenizer
 
 
-def build_dataset(ds_cfg: dict, tokenizer: CharTokenizer, sample_rate: int) -> AudioTextDataset:
+def manifest_entries(ds_cfg: dict) -> tuple[list[str], list[ManifestEntry]]:
+    """The manifests a dataset config names (one path, a comma-separated list or a list) and their utterances
+    within the config's duration limits, in order: exactly what training batches are drawn from."""
     paths = ds_cfg.get("manifest_filepath")
     if not paths:
         raise ValueError("dataset config: manifest_filepath is required")
     if isinstance(paths, str):
         paths = [p.strip() for p in paths.split(",")]
-    entries = []
-    for path in paths:
-        entries += read_manifest(path, min_duration=ds_cfg.get("min_duration"),
-                                 max_duration=ds_cfg.get("max_duration"))
+    entries = [e for path in paths for e in read_manifest(path, min_duration=ds_cfg.get("min_duration"),
+                                                            max_duration=ds_cfg.get("max_duration"))]
     if not entries:
         raise ValueError(f"{', '.join(paths)}: no utterances left after the duration filters")
+    return list(paths), entries
+
+
+def build_dataset(ds_cfg: dict, tokenizer: CharTokenizer, sample_rate: int) -> AudioTextDataset:
+    paths, entries = manifest_entries(ds_cfg)
     augment = ds_cfg.get("augmentor")
     return AudioTextDataset(entries, tokenizer, sample_rate,
                             max_oov_fraction=float(ds_cfg.get("max_oov_fraction", 0.01)),

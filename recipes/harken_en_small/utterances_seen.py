@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 
 from harken.core.config import load_config
-from harken.data.manifest import read_manifest
 from harken.data.sampler import DurationBatchSampler
+from harken.training.data import manifest_entries
 
 
 def main(run_dir: str) -> None:
@@ -20,10 +20,7 @@ def main(run_dir: str) -> None:
     cfg = load_config(run / "config.yaml")["model"]["train_ds"]
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     steps = int(ckpt["global_step"])
-    paths = cfg["manifest_filepath"]  # one path, a comma-separated list or a list, as training reads them
-    paths = [q.strip() for q in paths.split(",")] if isinstance(paths, str) else list(paths)
-    durations = [e.duration for path in paths for e in read_manifest(path, min_duration=cfg.get("min_duration"),
-                                                                     max_duration=cfg.get("max_duration"))]
+    durations = [e.duration for e in manifest_entries(cfg)[1]]
     sampler = DurationBatchSampler(durations, max_batch_duration=cfg.get("max_batch_duration"),
                                    batch_size=cfg.get("batch_size", 16), shuffle=bool(cfg.get("shuffle", True)),
                                    seed=int(cfg.get("seed", 0)), num_buckets=int(cfg.get("num_buckets", 10)),
