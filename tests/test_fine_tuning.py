@@ -63,3 +63,31 @@ def test_initialize_from_include_exclude(nemo_fixture):
     loaded, _ = initialize_from(model, fixture, exclude=["decoder", "preprocessor"])
     assert all(k.startswith("encoder.") for k in loaded)
     assert all(torch.equal(model.encoder.state_dict()[k], v) for k, v in encoder_before.items())
+
+
+def test_grow_keeps_the_small_models_function(nemo_fixture):
+    """init_from with grow: a wider copy of a trained model gives the same log-probs, in eval and train mode."""
+    fixture = str(nemo_fixture("quartznet_tiny") / "model.nemo")
+    small = harken.load(fixture)
+    cfg = small.export_config()
+    for block in cfg["encoder"]["jasper"]:
+        block["filters"] = int(block["filters"]) * 3 // 2
+    cfg["decoder"]["feat_in"] = cfg["encoder"]["jasper"][-1]["filters"]
+    torch.manual_seed(0)
+    wide = harken.ASRModel.from_config(cfg)
+    loaded, skipped = initialize_from(wide, fixture, grow=True)
+    assert not skipped and len(loaded) == len(small.state_dict())
+    assert sum(p.numel() for p in wide.parameters()) > 1.5 * sum(p.numel() for p in small.parameters())
+    feats = torch.randn(2, small.encoder.feat_in, 120)
+    lengths = torch.tensor([120, 90])
+    for train_mode in (False, True):  # batch norm on batch statistics is per channel too
+        small.encoder.train(train_mode)
+        wide.encoder.train(train_mode)
+        with torch.no_grad():
+            expected = small.decoder(small.encoder(feats, lengths)[0])
+            got = wide.decoder(wide.encoder(feats, lengths)[0])
+        assert torch.allclose(got, expected, atol=1e-5), (train_mode, (got - expected).abs().max())
+    wide_w = wide.encoder.encoder[1].mconv[1].conv.weight  # a pointwise conv: old rows kept, new rows fresh
+    small_w = small.encoder.encoder[1].mconv[1].conv.weight
+    assert torch.equal(wide_w[: small_w.shape[0], : small_w.shape[1]], small_w)
+    assert wide_w[small_w.shape[0]:].abs().sum() > 0
