@@ -67,15 +67,16 @@ def initialize_from(model: nn.Module, path: str, include: list[str] | None = Non
     loaded, skipped, widened = [], [], 0
     for key, value in source.items():
         wanted = (not include or any(p in key for p in include)) and not any(p in key for p in exclude or [])
-        if wanted and key in own and own[key].shape == value.shape:
+        target = own.get(key) if wanted else None
+        if target is not None and target.shape == value.shape:
             own[key] = value
-            loaded.append(key)
-        elif wanted and grow and key in own and (bigger := grown(value, own[key])) is not None:
+        elif target is not None and grow and (bigger := grown(value, target)) is not None:
             own[key] = bigger
-            loaded.append(key)
             widened += 1
         else:
             skipped.append(key)
+            continue
+        loaded.append(key)
     if not loaded:
         raise ValueError(f"init_from {path}: no weights matched the model (include={include}, exclude={exclude})")
     model.load_state_dict(own)

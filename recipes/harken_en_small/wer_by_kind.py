@@ -9,13 +9,14 @@ of them moved. `--out` keeps kind, reference and hypothesis per line for reading
 from __future__ import annotations
 
 import argparse
+from collections import defaultdict
 from pathlib import Path
 
 import torch
 
 import harken
-from harken.data.manifest import read_manifest
-from harken.metrics.wer import corpus_wer
+from harken.metrics.evaluate import evaluate
+from harken.metrics.wer import ErrorCounts, word_errors
 
 
 def main() -> None:
@@ -26,15 +27,18 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    rows = read_manifest(args.manifest)
-    kinds = [str(r.extra.get("kind", "?")) for r in rows]
-    hyps = harken.load(args.model).transcribe([r.audio_filepath for r in rows], batch_size=8)
-    for kind in sorted(set(kinds)):
-        idx = [i for i, k in enumerate(kinds) if k == kind]
-        wer = corpus_wer([rows[i].text for i in idx], [hyps[i] for i in idx])
-        print(f"{kind:10s} {len(idx):5d} utterances  WER {100 * wer:6.2f}%")
+    model = harken.load(args.model)
+    rows = evaluate(model, args.manifest).predictions  # manifest rows (with `kind`) and `pred_text`
+    by_kind: dict[str, ErrorCounts] = defaultdict(ErrorCounts)
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        kind = str(row.get("kind", "?"))
+        by_kind[kind] += word_errors(model.tokenizer.normalize(row["text"])[0], row["pred_text"])
+        counts[kind] += 1
+    for kind in sorted(by_kind):
+        print(f"{kind:10s} {counts[kind]:5d} utterances  WER {100 * by_kind[kind].rate:6.2f}%")
     if args.out:
-        args.out.write_text("".join(f"{k}\t{r.text}\t{h}\n" for k, r, h in zip(kinds, rows, hyps)))
+        args.out.write_text("".join(f"{r.get('kind', '?')}\t{r['text']}\t{r['pred_text']}\n" for r in rows))
 
 
 if __name__ == "__main__":
