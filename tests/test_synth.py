@@ -173,3 +173,26 @@ def test_accented_utterance_is_rendered(tmp_path):
     a, p = (sf.read(tmp_path / d / item.relpath)[0] for d in ("accent", "plain"))
     assert np.sqrt(np.mean(a ** 2)) > 0.01
     assert len(a) != len(p) or not np.array_equal(a, p)  # the vowels were said differently
+
+
+def test_spell_words_spells_book_words_and_gives_validation_spelled_items(tmp_path):
+    from harken.synth.corpus import plan
+    from harken.synth.texts import CITIES, NAMES, SentencePool
+
+    text = tmp_path / "book.txt"
+    text.write_text("\n".join(f"the {w} walked past a quiet harbour at dawn" for w in NAMES[:60]) + "\n"
+                    "Mountains rose beyond the river. Lanterns flickered over cobbled streets.\n")
+    words = set(SentencePool(str(text)).words())
+    before = plan({"train": 300, "val": 60, "test": 60}, seed=3, text_file=str(text), sentence_share=0.3)
+    assert before == plan({"train": 300, "val": 60, "test": 60}, seed=3, text_file=str(text), sentence_share=0.3,
+                          spell_words=0.0)  # off: every draw as before
+    items = plan({"train": 300, "val": 60, "test": 60}, seed=3, text_file=str(text), sentence_share=0.3,
+                 spell_words=1.0)
+    names = {" ".join(w.replace(" ", "")) for w in NAMES + CITIES}
+    spelled = {split: [it.text for it in items if it.split == split and it.kind == "spelled"]
+               for split in ("train", "val", "test")}
+    said = [t for split in spelled.values() for t in split]
+    assert all(t.replace(" ", "") in words for t in said) and set(said) - names
+    assert spelled["val"] and not set(spelled["val"]) & set(spelled["train"] + spelled["test"])
+    with pytest.raises(ValueError, match="text file"):
+        plan({"train": 5, "val": 0, "test": 0}, seed=0, spell_words=0.5)

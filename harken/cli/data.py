@@ -20,6 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--language", default="en", choices=["en", "cmn"], help="cmn: Mandarin, Chinese characters")
     s.add_argument("--avoid-texts", nargs="+", default=[], metavar="MANIFEST",
                    help="never say the texts of these manifests (e.g. another corpus's test set)")
+    s.add_argument("--spell-words", type=float, default=0.0, metavar="SHARE",
+                   help="share of spelled items that spell a word of --text-file instead of a name or city")
     s.add_argument("--variety", default="standard", choices=["standard", "wide"],
                    help="wide: training voices from every espeak-ng variant, wider rate/pitch, simulated accents")
 
@@ -108,7 +110,8 @@ def _synth(args: argparse.Namespace) -> int:
     start = time.time()
     info = make_corpus(args.out_dir, n_train=args.train, n_val=args.val, n_test=args.test, seed=args.seed,
                        jobs=args.jobs, text_file=args.text_file, sentence_share=args.sentence_share,
-                       language=args.language, variety=args.variety, avoid_texts=args.avoid_texts)
+                       language=args.language, variety=args.variety, avoid_texts=args.avoid_texts,
+                       spell_words=args.spell_words)
     total = sum(info.counts.values())
     print(f"{total} utterances in {time.time() - start:.1f} s ({total / (time.time() - start):.0f} per second; "
           "finished files from an earlier run are reused)")

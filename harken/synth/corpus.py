@@ -8,7 +8,10 @@ within the same kind so the kinds keep equal shares. The closed command list is 
 learn words it never hears); the test share also said in training is reported as `text_overlap`.
 
 Texts: the built-in AN4-style generators (spelled names and cities, digit strings, commands) and, with
-`text_file`, sentences from that file written out as spoken (numbers and symbols as words).
+`text_file`, sentences from that file written out as spoken (numbers and symbols as words). `spell_words`
+makes that share of the spelled items spell a word of the file instead of a name or city: the closed list of
+names is small, so a model can learn its spellings as patterns and stumble on an unseen name; book words give
+thousands of letter sequences, and validation gets spelled items again (names are used up by test and train).
 
     out/wav/{train,val,test}/00000.wav
     out/{train,val,test}_manifest.json   (NeMo JSON lines, paths relative to `out`)
@@ -31,7 +34,7 @@ from harken.core.atomic import atomic_write_text
 from harken.data.manifest import ManifestEntry, iter_manifest, write_manifest
 from harken.synth.accent import accent, as_phoneme_input, shift_vowels
 from harken.synth.espeak import EspeakError, available_voices, phonemes, speak
-from harken.synth.texts import CLOSED_TEXTS, SentencePool, sample_text, sample_text_cmn
+from harken.synth.texts import CLOSED_TEXTS, SentencePool, sample_text, sample_text_cmn, spell
 
 TRAIN_ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029"]
 TRAIN_VARIANTS = ["", "+m1", "+m2", "+m3", "+m4", "+f1", "+f2", "+f3", "+klatt", "+klatt2"]
@@ -96,7 +99,8 @@ def voices(accents: list[str], variants: list[str]) -> list[str]:
 
 
 def plan(n: dict[str, int], seed: int, text_file: str | None = None, sentence_share: float = 0.5,
-         language: str = "en", variety: str = "standard", avoid: frozenset[str] = frozenset()) -> list[Item]:
+         language: str = "en", variety: str = "standard", avoid: frozenset[str] = frozenset(),
+         spell_words: float = 0.0) -> list[Item]:
     """Every utterance's content and voice, from the seed alone (test first, so others avoid its texts).
     `avoid`: texts no split may say, e.g. another corpus's test texts when this one adds training data."""
     if language not in LANGUAGES:
@@ -113,10 +117,19 @@ def plan(n: dict[str, int], seed: int, text_file: str | None = None, sentence_sh
     sentences = SentencePool(text_file, language=language, **({"min_words": 2, "max_words": 30}
                                                                 if language == "cmn" else {})) if text_file else None
 
+    if not 0.0 <= spell_words <= 1.0:
+        raise ValueError(f"spell_words={spell_words}: a share, between 0 and 1")
+    words = sentences.words() if sentences is not None and spell_words > 0 else []
+    if spell_words > 0 and not words:
+        raise ValueError("spell_words: needs a text file with words to spell (text_file)")
+
     def draw(rng: np.random.Generator) -> tuple[str, str, str]:
         if sentences is not None and rng.random() < sentence_share:
             return sentences.sample(rng)
-        return generate(rng)
+        text, spoken, kind = generate(rng)
+        if spell_words > 0 and kind == "spelled" and rng.random() < spell_words:  # no extra draw when off
+            text, spoken = spell(words[int(rng.integers(len(words)))])
+        return text, spoken, kind
 
     items, taken = [], set(avoid)  # texts of the splits planned so far, and those to avoid
     for split in ("test", "train", "val"):
@@ -210,11 +223,12 @@ def make_corpus(
     language: str = "en",
     variety: str = "standard",
     avoid_texts: list[str | Path] = (),
+    spell_words: float = 0.0,
 ) -> CorpusInfo:
     out_dir = Path(out_dir)
     avoid = frozenset(e.text for m in avoid_texts for e in iter_manifest(m))
     items = plan({"train": n_train, "val": n_val, "test": n_test}, seed, text_file, sentence_share, language,
-                 variety, avoid)
+                 variety, avoid, spell_words)
     claim(out_dir, items, seed, sample_rate)
     with ThreadPoolExecutor(max(1, jobs)) as pool:  # the work happens in espeak-ng subprocesses
         work = pool.map(lambda it: render(it, out_dir, seed, sample_rate), items)

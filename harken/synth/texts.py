@@ -58,7 +58,11 @@ CMN_PHRASES = (
 
 
 def spelled(rng: np.random.Generator) -> tuple[str, str]:
-    word = str(rng.choice(NAMES if rng.random() < 0.5 else CITIES))
+    return spell(str(rng.choice(NAMES if rng.random() < 0.5 else CITIES)))
+
+
+def spell(word: str) -> tuple[str, str]:
+    """(text, spoken) of a word said letter by letter."""
     letters = [c for c in word if c.isalpha()]
     return " ".join(letters), f'<say-as interpret-as="characters">{"".join(letters)}</say-as>'
 
@@ -117,6 +121,11 @@ class SentencePool:
                 self.sentences.append(text)
         if not self.sentences:
             raise ValueError(f"{path}: no usable sentences ({min_words}-{max_words} words, English letters)")
+
+    def words(self, min_letters: int = 3, max_letters: int = 12) -> list[str]:
+        """Distinct words of the sentences (letters only), in order of first use: words to spell."""
+        found = (w for s in self.sentences for w in s.split() if w.isalpha() and min_letters <= len(w) <= max_letters)
+        return list(dict.fromkeys(found))
 
     def sample(self, rng: np.random.Generator) -> tuple[str, str, str]:
         text = self.sentences[int(rng.integers(len(self.sentences)))]
