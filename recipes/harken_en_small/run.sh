@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# harken_en_small from nothing: corpora -> three training phases (resumable) -> degraded test sets -> results ->
+# harken_en_small from nothing: corpora -> six training phases (resumable; RESULTS.md calls them 1, 2, 3, 5, 5b and 6,
+# phase 4 being an experiment that was not kept) -> choice of checkpoint -> degraded test sets -> results ->
 # packaged model.
 #
 #   bash recipes/harken_en_small/run.sh [DATA_DIR] [EXP_DIR]     # defaults: data/harken_en_small exp/harken_en_small
-#   STAGE=4 bash recipes/harken_en_small/run.sh ...              # start at a stage (3-5 resume training)
+#   STAGE=4 bash recipes/harken_en_small/run.sh ...              # start at a stage (3, 4, 5, 7, 8 and 9 resume training)
 #
 # Every stage can be re-run: synthesis and training continue where they stopped.
 set -euo pipefail
@@ -26,29 +27,76 @@ if [ "$stage" -le 2 ]; then  # 2. wide corpus: 60k more, 588 voices, wider proso
     --text-file "$here/sentences.txt" --sentence-share 0.5 --variety wide
 fi
 
-train() {  # train OUT_DIR DATA_DIR [overrides...]: resumes from OUT_DIR/checkpoints/last.ckpt if it is there
-  local out=$1 dir=$2; shift 2
+train() {  # train OUT_DIR TRAIN_MANIFESTS VAL_MANIFEST [overrides...]: resumes from OUT_DIR/checkpoints/last.ckpt
+  local out=$1 train_m=$2 val_m=$3; shift 3
   local resume=(); [ -f "$out/checkpoints/last.ckpt" ] && resume=(--resume)
   $harken train "$here/config.yaml" --out "$out" "${resume[@]}" \
-    model.train_ds.manifest_filepath="$dir/train_manifest.json" \
-    model.validation_ds.manifest_filepath="$dir/val_manifest.json" "$@"
+    model.train_ds.manifest_filepath="$train_m" model.validation_ds.manifest_filepath="$val_m" "$@"
 }
+wide="${data}_wide"
 
 if [ "$stage" -le 3 ]; then  # 3. phase 1: 10,000 steps on the stage-1 corpus; checkpoints every 250 steps
-  train "$exp/standard" "$data"
+  train "$exp/standard" "$data/train_manifest.json" "$data/val_manifest.json"
 fi
 
 if [ "$stage" -le 4 ]; then  # 4. phase 2: from phase 1's best weights, 9,000 steps on the wide corpus
-  train "$exp/wide" "${data}_wide" init_from="$exp/standard/model.nemo" model.optim.lr=0.002 \
-    model.optim.sched.warmup_steps=300 trainer.max_steps=9000
+  train "$exp/wide" "$wide/train_manifest.json" "$wide/val_manifest.json" init_from="$exp/standard/model.nemo" \
+    model.optim.lr=0.002 model.optim.sched.warmup_steps=300 trainer.max_steps=9000
 fi
 
 if [ "$stage" -le 5 ]; then  # 5. phase 3: from phase 2's best weights, 8,000 more steps on the wide corpus
-  train "$exp/phase3" "${data}_wide" init_from="$exp/wide/model.nemo" model.optim.lr=0.0015 \
-    model.optim.sched.warmup_steps=200 trainer.max_steps=8000
+  train "$exp/phase3" "$wide/train_manifest.json" "$wide/val_manifest.json" init_from="$exp/wide/model.nemo" \
+    model.optim.lr=0.0015 model.optim.sched.warmup_steps=200 trainer.max_steps=8000
 fi
 
-if [ "$stage" -le 6 ]; then  # 6. degraded copies of both test sets
+if [ "$stage" -le 6 ]; then  # 6. more corpora, all avoiding the test texts: 24k mostly new book sentences,
+  # 20k with a fifth of them, 20k more where most spelled items spell book words instead of names, and a
+  # second validation set of AN4-style utterances (letter-spelled names included: with --train 0 nothing
+  # takes the closed list of names away from validation)
+  $harken data synth "${data}_books" --train 24000 --val 200 --test 0 --seed 8 --jobs 2 \
+    --text-file "$here/sentences_extra.txt" --sentence-share 0.8 --variety wide --avoid-texts "$wide/test_manifest.json"
+  $harken data synth "${data}_spell" --train 20000 --val 100 --test 0 --seed 9 --jobs 2 \
+    --text-file "$here/sentences_extra.txt" --sentence-share 0.2 --variety wide --avoid-texts "$wide/test_manifest.json"
+  $harken data synth "${data}_letters" --train 20000 --val 400 --test 0 --seed 10 --jobs 2 \
+    --text-file "$here/sentences_extra.txt" --sentence-share 0.2 --variety wide --spell-words 0.7 \
+    --avoid-texts "$wide/test_manifest.json"
+  $harken data synth "${data}_val_an4" --train 0 --val 600 --test 0 --seed 13 --jobs 2 --variety wide \
+    --avoid-texts "$wide/test_manifest.json"
+fi
+
+grown=(model.encoder.jasper.0.filters=384 model.encoder.jasper.1.filters=384 model.encoder.jasper.2.filters=384
+       model.encoder.jasper.3.filters=576 model.encoder.jasper.4.filters=576 model.encoder.jasper.5.filters=768
+       model.decoder.feat_in=768)  # phase 3's widths times 1.5
+
+if [ "$stage" -le 7 ]; then  # 7. phase 5: phase 3's model grown 1.5x wider (init_from grow), 7,000 steps on all three
+  train "$exp/phase5" "$wide/train_manifest.json,${data}_books/train_manifest.json,${data}_spell/train_manifest.json" \
+    "$wide/val_manifest.json" init_from.path="$exp/phase3/model.nemo" init_from.grow=true "${grown[@]}" \
+    model.optim.lr=0.0015 model.optim.sched.warmup_steps=300 trainer.max_steps=7000
+fi
+
+if [ "$stage" -le 8 ]; then  # 8. phase 5b: 900 steps from phase 5's model on a spelling-heavier mix (no books corpus)
+  train "$exp/phase5b" "$wide/train_manifest.json,${data}_spell/train_manifest.json" "$wide/val_manifest.json" \
+    init_from="$exp/phase5/model.nemo" "${grown[@]}" model.optim.lr=0.0005 model.optim.sched.warmup_steps=50 \
+    trainer.max_steps=900 trainer.val_check_interval=300
+fi
+
+val_sets=("$wide/val_manifest.json" "${data}_val_an4/val_manifest.json")  # pooled: letter-spelled names included
+
+if [ "$stage" -le 9 ]; then  # 9. phase 6: from the better of phase 5b's best and last checkpoints (by both validation
+  # sets pooled), 6,000 steps on all four corpora, validated (and its best checkpoint kept) on both sets pooled
+  $python "$here/select_checkpoint.py" --out "$exp/phase5b/selected.nemo" --manifests "${val_sets[@]}" \
+    --candidates "$exp"/phase5b/checkpoints/{best,last}.ckpt
+  train "$exp/phase6" "$wide/train_manifest.json,${data}_books/train_manifest.json,${data}_spell/train_manifest.json,${data}_letters/train_manifest.json" \
+    "${val_sets[0]},${val_sets[1]}" init_from="$exp/phase5b/selected.nemo" "${grown[@]}" model.optim.lr=0.001 \
+    model.optim.sched.warmup_steps=200 trainer.max_steps=6000
+fi
+
+if [ "$stage" -le 10 ]; then  # 10. the final model: phase 6's best or last checkpoint, by both validation sets pooled
+  $python "$here/select_checkpoint.py" --out "$exp/phase6/selected.nemo" --manifests "${val_sets[@]}" \
+    --candidates "$exp"/phase6/checkpoints/{best,last}.ckpt
+fi
+
+if [ "$stage" -le 11 ]; then  # 11. degraded copies of both test sets
   for set in spelled sentences; do
     m="$data/test_$set.json"
     $harken data perturb "$m" "$data/test_${set}_noise10" --spec "{white_noise: {min_snr_db: 10, max_snr_db: 10}}"
@@ -59,11 +107,11 @@ if [ "$stage" -le 6 ]; then  # 6. degraded copies of both test sets
   done
 fi
 
-if [ "$stage" -le 7 ]; then  # 7. WER/CER on every test set, written to results.md
-  $python "$here/evaluate_all.py" --model "$exp/phase3/model.nemo" --data "$data" --out "$exp/phase3/results.md"
+if [ "$stage" -le 12 ]; then  # 12. WER/CER on every test set, written to results.md
+  $python "$here/evaluate_all.py" --model "$exp/phase6/selected.nemo" --data "$data" --out "$exp/phase6/results.md"
 fi
 
-if [ "$stage" -le 8 ]; then  # 8. speed on 2 threads, then the model becomes harken's bundled default
-  $python bench/bench_speed.py --model "$exp/phase3/model.nemo"        # a row in bench/RESULTS.md
-  cp "$exp/phase3/model.nemo" harken/pretrained/models/harken_en_small.nemo
+if [ "$stage" -le 13 ]; then  # 13. speed on 2 threads, then the model becomes harken's bundled default
+  $python bench/bench_speed.py --model "$exp/phase6/selected.nemo"        # a row in bench/RESULTS.md
+  cp "$exp/phase6/selected.nemo" harken/pretrained/models/harken_en_small.nemo
 fi
