@@ -102,11 +102,14 @@ def plan(n: dict[str, int], seed: int, text_file: str | None = None, sentence_sh
          language: str = "en", variety: str = "standard", avoid: frozenset[str] = frozenset(),
          spell_words: float = 0.0) -> list[Item]:
     """Every utterance's content and voice, from the seed alone (test first, so others avoid its texts).
-    `avoid`: texts no split may say, e.g. another corpus's test texts when this one adds training data."""
+    `avoid`: texts no split may say, e.g. another corpus's test texts when this one adds training data.
+    `spell_words`: share of spelled items that spell a word of `text_file` (0 leaves every draw as it was)."""
     if language not in LANGUAGES:
         raise ValueError(f"language={language!r}: use one of {sorted(LANGUAGES)}")
     if variety not in VARIETY:
         raise ValueError(f"variety={variety!r}: use one of {sorted(VARIETY)}")
+    if not 0.0 <= spell_words <= 1.0:
+        raise ValueError(f"spell_words={spell_words}: a share, between 0 and 1")
     train_accents, test_accents, generate = LANGUAGES[language]
     opts = VARIETY[variety]
     test_voices = voices(test_accents, TEST_VARIANTS)
@@ -116,9 +119,6 @@ def plan(n: dict[str, int], seed: int, text_file: str | None = None, sentence_sh
     train_voices = voices(train_accents + (opts["extra_accents"] if language == "en" else []), train_variants)
     sentences = SentencePool(text_file, language=language, **({"min_words": 2, "max_words": 30}
                                                                 if language == "cmn" else {})) if text_file else None
-
-    if not 0.0 <= spell_words <= 1.0:
-        raise ValueError(f"spell_words={spell_words}: a share, between 0 and 1")
     words = sentences.words() if sentences is not None and spell_words > 0 else []
     if spell_words > 0 and not words:
         raise ValueError("spell_words: needs a text file with words to spell (text_file)")
