@@ -74,18 +74,19 @@ if [ "$stage" -le 7 ]; then  # 7. phase 5: phase 3's model grown 1.5x wider (ini
     model.optim.lr=0.0015 model.optim.sched.warmup_steps=300 trainer.max_steps=7000
 fi
 
-if [ "$stage" -le 8 ]; then  # 8. phase 5b: 900 steps from phase 5's model on a spelling-heavier mix (no books corpus)
+val_sets=("$wide/val_manifest.json" "${data}_val_an4/val_manifest.json")  # pooled: letter-spelled names included
+
+if [ "$stage" -le 8 ]; then  # 8. phase 5b: 900 steps from phase 5's model on a spelling-heavier mix (no books
+  # corpus), then the better of its best and last checkpoints by both validation sets pooled
   train "$exp/phase5b" "$wide/train_manifest.json,${data}_spell/train_manifest.json" "$wide/val_manifest.json" \
     init_from="$exp/phase5/model.nemo" "${grown[@]}" model.optim.lr=0.0005 model.optim.sched.warmup_steps=50 \
     trainer.max_steps=900 trainer.val_check_interval=300
-fi
-
-val_sets=("$wide/val_manifest.json" "${data}_val_an4/val_manifest.json")  # pooled: letter-spelled names included
-
-if [ "$stage" -le 9 ]; then  # 9. phase 6: from the better of phase 5b's best and last checkpoints (by both validation
-  # sets pooled), 6,000 steps on all four corpora, validated (and its best checkpoint kept) on both sets pooled
   $python "$here/select_checkpoint.py" --out "$exp/phase5b/selected.nemo" --manifests "${val_sets[@]}" \
     --candidates "$exp"/phase5b/checkpoints/{best,last}.ckpt
+fi
+
+if [ "$stage" -le 9 ]; then  # 9. phase 6: from phase 5b's chosen checkpoint, 6,000 steps on all four corpora,
+  # validated (and its best checkpoint kept) on both validation sets pooled
   train "$exp/phase6" "$wide/train_manifest.json,${data}_books/train_manifest.json,${data}_spell/train_manifest.json,${data}_letters/train_manifest.json" \
     "${val_sets[0]},${val_sets[1]}" init_from="$exp/phase5b/selected.nemo" "${grown[@]}" model.optim.lr=0.001 \
     model.optim.sched.warmup_steps=200 trainer.max_steps=6000

@@ -6,7 +6,7 @@
 Why: `harken train` keeps the checkpoint with the lowest WER on the validation set it was given, and the
 recipe's first corpora have no letter-spelled names in validation (the closed list of names is shared out
 between training and test). A second validation set of AN4-style utterances in training voices
-(run.sh stage 6, used from stage 9 on) covers them; this script scores every candidate on all manifests
+(run.sh stage 6, used from stage 8 on) covers them; this script scores every candidate on all manifests
 (words pooled, as one set) and keeps the lowest. Ties go to the earlier candidate.
 """
 
