@@ -196,3 +196,26 @@ def test_spell_words_spells_book_words_and_gives_validation_spelled_items(tmp_pa
     assert spelled["val"] and not set(spelled["val"]) & set(spelled["train"] + spelled["test"])
     with pytest.raises(ValueError, match="text file"):
         plan({"train": 5, "val": 0, "test": 0}, seed=0, spell_words=0.5)
+
+
+def test_chain_shift_accent_moves_the_whole_chain_and_only_accented_training_items_get_one():
+    from dataclasses import replace
+
+    from harken.synth.accent import CHAIN_SHIFTS, accent, shift_vowels
+    from harken.synth.corpus import plan
+
+    mapping = accent(np.random.default_rng(0), 0.35, "diphthong")
+    assert {v: mapping[v] for v in CHAIN_SHIFTS["diphthong"]} == CHAIN_SHIFTS["diphthong"]
+    # the letters E, A, I, O spoken with the chain: each moves one step on, none onto itself
+    assert shift_vowels("'i: 'eI 'aI 'oU", mapping) == "'eI 'aI 'OI 'aU"
+    assert accent(np.random.default_rng(0), 0.35) == accent(np.random.default_rng(0), 0.35, "")
+
+    before = plan({"train": 200, "val": 20, "test": 20}, seed=4, variety="wide")
+    items = plan({"train": 200, "val": 20, "test": 20}, seed=4, variety="wide", chain_shifts=1.0)
+    assert [replace(it, chain="") for it in items] == before  # only the chain is added
+    assert all(bool(it.chain) == (it.vowel_shift > 0) for it in items)  # every accented item, and only those
+    assert {it.chain for it in items if it.chain} == set(CHAIN_SHIFTS)
+    half = plan({"train": 200, "val": 20, "test": 20}, seed=4, variety="wide", chain_shifts=0.5)
+    assert 0 < sum(bool(it.chain) for it in half) < sum(bool(it.chain) for it in items)
+    with pytest.raises(ValueError, match="variety"):
+        plan({"train": 5, "val": 0, "test": 0}, seed=0, chain_shifts=0.5)

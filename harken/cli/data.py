@@ -22,6 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="never say the texts of these manifests (e.g. another corpus's test set)")
     s.add_argument("--spell-words", type=float, default=0.0, metavar="SHARE",
                    help="share of spelled items that spell a word of --text-file instead of a name or city")
+    s.add_argument("--chain-shifts", type=float, default=0.0, metavar="SHARE",
+                   help="share of simulated accents (--variety wide) that move vowels in a chain, as real ones do")
     s.add_argument("--variety", default="standard", choices=["standard", "wide"],
                    help="wide: training voices from every espeak-ng variant, wider rate/pitch, simulated accents")
 
@@ -111,7 +113,7 @@ def _synth(args: argparse.Namespace) -> int:
     info = make_corpus(args.out_dir, n_train=args.train, n_val=args.val, n_test=args.test, seed=args.seed,
                        jobs=args.jobs, text_file=args.text_file, sentence_share=args.sentence_share,
                        language=args.language, variety=args.variety, avoid_texts=args.avoid_texts,
-                       spell_words=args.spell_words)
+                       spell_words=args.spell_words, chain_shifts=args.chain_shifts)
     total = sum(info.counts.values())
     print(f"{total} utterances in {time.time() - start:.1f} s ({total / (time.time() - start):.0f} per second; "
           "finished files from an earlier run are reused)")

@@ -6,6 +6,11 @@ exact vowels and stumbles on a sixth. Here an utterance's phonemes (espeak-ng's 
 per-utterance accent: each vowel phoneme is, with probability `strength`, replaced *consistently* by one of
 its articulatory neighbours, then the phonemes are spoken back with `[[...]]`. The model has to recognise
 words from context and consonants when vowels drift, as it must with a real new accent.
+
+Real accents also move vowels in *chains*: when one vowel moves into another's place, that one moves on (the
+London and West Midlands diphthong shift says "see" nearly as "say", "say" nearly as "sigh", "sigh" nearly
+as "soy"). A chain accent (`CHAIN_SHIFTS`) applies one such textbook chain whole, then random single shifts
+to the other vowels, so a letter-by-letter spelling keeps telling its letters apart only by the chain.
 """
 
 from __future__ import annotations
@@ -35,6 +40,14 @@ NEIGHBOURS: dict[str, tuple[str, ...]] = {
     "3:": ("V", "E", "@"),
     "@": ("V", "I", "E"),
 }
+# textbook chain shifts of English accents (descriptions from dialectology, not measured on any test voice)
+CHAIN_SHIFTS: dict[str, dict[str, str]] = {
+    "diphthong": {"i:": "eI", "eI": "aI", "aI": "OI", "u:": "oU", "oU": "aU"},  # London, Birmingham, Australia
+    "northern_cities": {"a": "E", "A:": "a", "O:": "A:", "E": "V", "V": "O:"},  # Great Lakes US
+    "southern": {"aI": "A:", "eI": "aI", "E": "eI", "I": "i:"},  # Southern US
+    "front_lowering": {"I": "E", "E": "a", "a": "A:"},  # California, Canada
+    "front_raising": {"a": "E", "E": "I", "I": "@"},  # New Zealand
+}
 # other vowel mnemonics, matched only so that their parts are not taken for the vowels above
 _OTHER_VOWELS = ("aI@", "aU@", "aI3", "i@3", "e@", "I@", "U@", "A@", "O@", "i@", "o@", "@L", "@U", "3", "i", "e", "o")
 # longest first (so that "aI" is one token, not "a" + "I"); a trailing digit or # is espeak-ng's variant mark
@@ -42,9 +55,11 @@ _VOWEL = re.compile("(" + "|".join(re.escape(v) for v in sorted({*NEIGHBOURS, *_
                     + ")([0-9#]?)")
 
 
-def accent(rng: np.random.Generator, strength: float) -> dict[str, str]:
-    """A random accent: vowel -> replacement, for about `strength` of the vowels."""
-    return {v: str(rng.choice(n)) for v, n in NEIGHBOURS.items() if rng.random() < strength}
+def accent(rng: np.random.Generator, strength: float, chain: str = "") -> dict[str, str]:
+    """A random accent: vowel -> replacement, for about `strength` of the vowels; with `chain` (a key of
+    CHAIN_SHIFTS), that chain's vowels move along it and the random shifts only touch the others."""
+    mapping = {v: str(rng.choice(n)) for v, n in NEIGHBOURS.items() if rng.random() < strength}
+    return mapping | CHAIN_SHIFTS[chain] if chain else mapping
 
 
 def shift_vowels(phonemes: str, mapping: dict[str, str]) -> str:

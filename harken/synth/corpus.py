@@ -12,6 +12,7 @@ Texts: the built-in AN4-style generators (spelled names and cities, digit string
 makes that share of the spelled items spell a word of the file instead of a name or city: the closed list of
 names is small, so a model can learn its spellings as patterns and stumble on an unseen name; book words give
 thousands of letter sequences, and validation gets spelled items again (names are used up by test and train).
+`chain_shifts` (wide variety) makes that share of the simulated accents start from a textbook chain shift.
 
     out/wav/{train,val,test}/00000.wav
     out/{train,val,test}_manifest.json   (NeMo JSON lines, paths relative to `out`)
@@ -32,7 +33,7 @@ from tqdm import tqdm
 from harken.audio.io import save_wav
 from harken.core.atomic import atomic_write_text
 from harken.data.manifest import ManifestEntry, iter_manifest, write_manifest
-from harken.synth.accent import accent, as_phoneme_input, shift_vowels
+from harken.synth.accent import CHAIN_SHIFTS, accent, as_phoneme_input, shift_vowels
 from harken.synth.espeak import EspeakError, available_voices, phonemes, speak
 from harken.synth.texts import CLOSED_TEXTS, SentencePool, sample_text, sample_text_cmn, spell
 
@@ -71,6 +72,7 @@ class Item:
     amplitude: int
     augment: bool
     vowel_shift: float = 0.0  # simulated accent strength (0: espeak-ng's own accent only)
+    chain: str = ""  # the simulated accent's chain shift (accent.CHAIN_SHIFTS), if any
 
     @property
     def relpath(self) -> str:
@@ -100,16 +102,21 @@ def voices(accents: list[str], variants: list[str]) -> list[str]:
 
 def plan(n: dict[str, int], seed: int, text_file: str | None = None, sentence_share: float = 0.5,
          language: str = "en", variety: str = "standard", avoid: frozenset[str] = frozenset(),
-         spell_words: float = 0.0) -> list[Item]:
+         spell_words: float = 0.0, chain_shifts: float = 0.0) -> list[Item]:
     """Every utterance's content and voice, from the seed alone (test first, so others avoid its texts).
     `avoid`: texts no split may say, e.g. another corpus's test texts when this one adds training data.
-    `spell_words`: share of spelled items that spell a word of `text_file` (0 leaves every draw as it was)."""
+    `spell_words`: share of spelled items that spell a word of `text_file` (0 leaves every draw as it was).
+    `chain_shifts`: share of simulated accents that are chain shifts (0 leaves every draw as it was)."""
     if language not in LANGUAGES:
         raise ValueError(f"language={language!r}: use one of {sorted(LANGUAGES)}")
     if variety not in VARIETY:
         raise ValueError(f"variety={variety!r}: use one of {sorted(VARIETY)}")
     if not 0.0 <= spell_words <= 1.0:
         raise ValueError(f"spell_words={spell_words}: a share, between 0 and 1")
+    if not 0.0 <= chain_shifts <= 1.0:
+        raise ValueError(f"chain_shifts={chain_shifts}: a share, between 0 and 1")
+    if chain_shifts > 0 and VARIETY[variety]["vowel_shift_share"] == 0:
+        raise ValueError(f"chain_shifts: variety {variety!r} simulates no accents (use --variety wide)")
     train_accents, test_accents, generate = LANGUAGES[language]
     opts = VARIETY[variety]
     test_voices = voices(test_accents, TEST_VARIANTS)
@@ -149,6 +156,11 @@ def plan(n: dict[str, int], seed: int, text_file: str | None = None, sentence_sh
             shift_rng = np.random.default_rng([seed, 99])  # its own stream: the draws above stay as they were
             items[-n[split]:] = [replace(it, vowel_shift=VOWEL_SHIFT_STRENGTH)
                                  if shift_rng.random() < opts["vowel_shift_share"] else it for it in items[-n[split]:]]
+            if chain_shifts > 0:  # again its own stream
+                chain_rng, chains = np.random.default_rng([seed, 98]), sorted(CHAIN_SHIFTS)
+                items[-n[split]:] = [replace(it, chain=chains[int(chain_rng.integers(len(chains)))])
+                                     if it.vowel_shift > 0 and chain_rng.random() < chain_shifts else it
+                                     for it in items[-n[split]:]]
         taken |= planned
     return sorted(items, key=lambda it: (SPLITS.index(it.split), it.index))
 
@@ -173,7 +185,7 @@ def claim(out_dir: Path, items: list[Item], seed: int, sample_rate: int) -> None
     """Record the plan's fingerprint in out_dir/plan.sha256, refusing a folder made from another plan: finished
     wavs are reused by name, so they would silently pair old audio with new texts."""
     # items without a simulated accent print as before that field existed, so older corpora still resume
-    described = [repr(it).replace(", vowel_shift=0.0)", ")") for it in items]
+    described = [repr(it).replace(", chain='')", ")").replace(", vowel_shift=0.0)", ")") for it in items]
     digest = hashlib.sha256(f"({seed!r}, {sample_rate!r}, [{', '.join(described)}])".encode()).hexdigest()
     path = out_dir / "plan.sha256"
     if path.exists() and path.read_text().strip() != digest:
@@ -190,7 +202,8 @@ def render(item: Item, out_dir: Path, seed: int, sample_rate: int) -> float:
         return sf.info(str(path)).duration
     text = item.spoken
     if item.vowel_shift > 0:
-        mapping = accent(np.random.default_rng([seed, SPLITS.index(item.split), item.index, 11]), item.vowel_shift)
+        mapping = accent(np.random.default_rng([seed, SPLITS.index(item.split), item.index, 11]), item.vowel_shift,
+                         item.chain)
         text = as_phoneme_input(shift_vowels(phonemes(text, item.voice), mapping))
     audio = speak(text, item.voice, item.speed, item.pitch, sample_rate, amplitude=item.amplitude)
     if item.augment:
@@ -224,11 +237,12 @@ def make_corpus(
     variety: str = "standard",
     avoid_texts: list[str | Path] = (),
     spell_words: float = 0.0,
+    chain_shifts: float = 0.0,
 ) -> CorpusInfo:
     out_dir = Path(out_dir)
     avoid = frozenset(e.text for m in avoid_texts for e in iter_manifest(m))
     items = plan({"train": n_train, "val": n_val, "test": n_test}, seed, text_file, sentence_share, language,
-                 variety, avoid, spell_words)
+                 variety, avoid, spell_words, chain_shifts)
     claim(out_dir, items, seed, sample_rate)
     with ThreadPoolExecutor(max(1, jobs)) as pool:  # the work happens in espeak-ng subprocesses
         work = pool.map(lambda it: render(it, out_dir, seed, sample_rate), items)
