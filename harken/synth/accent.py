@@ -10,7 +10,8 @@ words from context and consonants when vowels drift, as it must with a real new 
 Real accents also move vowels in *chains*: when one vowel moves into another's place, that one moves on (the
 London and West Midlands diphthong shift says "see" nearly as "say", "say" nearly as "sigh", "sigh" nearly
 as "soy"). A chain accent (`CHAIN_SHIFTS`) applies one such textbook chain whole, then random single shifts
-to the other vowels, so a letter-by-letter spelling keeps telling its letters apart only by the chain.
+to the other vowels: the letters E, A and I still sound unlike each other, but each sounds like another
+letter of the standard accent, and only the rest of the utterance tells which accent is speaking.
 """
 
 from __future__ import annotations
