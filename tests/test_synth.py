@@ -219,3 +219,17 @@ def test_chain_shift_accent_moves_the_whole_chain_and_only_accented_training_ite
     assert 0 < sum(bool(it.chain) for it in half) < sum(bool(it.chain) for it in items)
     with pytest.raises(ValueError, match="variety"):
         plan({"train": 5, "val": 0, "test": 0}, seed=0, chain_shifts=0.5)
+
+
+def test_plan_fingerprint_describes_items_as_before_later_fields_existed():
+    from dataclasses import replace
+
+    from harken.synth.corpus import Item, describe
+
+    plain = Item("train", 3, "go", "go", "command", "en-us+m1", 150, 50, 100, True)
+    # the form corpora made before vowel_shift and chain existed were fingerprinted with
+    assert describe(plain) == ("Item(split='train', index=3, text='go', spoken='go', kind='command', "
+                               "voice='en-us+m1', speed=150, pitch=50, amplitude=100, augment=True)")
+    assert describe(replace(plain, vowel_shift=0.35)) == describe(plain)[:-1] + ", vowel_shift=0.35)"
+    assert describe(replace(plain, vowel_shift=0.35, chain="southern")) == repr(
+        replace(plain, vowel_shift=0.35, chain="southern"))

@@ -60,7 +60,7 @@ def accent(rng: np.random.Generator, strength: float, chain: str = "") -> dict[s
     """A random accent: vowel -> replacement, for about `strength` of the vowels; with `chain` (a key of
     CHAIN_SHIFTS), that chain's vowels move along it and the random shifts only touch the others."""
     mapping = {v: str(rng.choice(n)) for v, n in NEIGHBOURS.items() if rng.random() < strength}
-    return mapping | CHAIN_SHIFTS[chain] if chain else mapping
+    return (mapping | CHAIN_SHIFTS[chain]) if chain else mapping
 
 
 def shift_vowels(phonemes: str, mapping: dict[str, str]) -> str:

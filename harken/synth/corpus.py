@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -153,16 +153,25 @@ def plan(n: dict[str, int], seed: int, text_file: str | None = None, sentence_sh
                               speed=int(rng.integers(*speed)), pitch=int(rng.integers(*pitch)),
                               amplitude=int(rng.integers(60, 160)), augment=not test))
         if split == "train" and n[split] > 0 and opts["vowel_shift_share"] > 0:
-            shift_rng = np.random.default_rng([seed, 99])  # its own stream: the draws above stay as they were
-            items[-n[split]:] = [replace(it, vowel_shift=VOWEL_SHIFT_STRENGTH)
-                                 if shift_rng.random() < opts["vowel_shift_share"] else it for it in items[-n[split]:]]
-            if chain_shifts > 0:  # again its own stream
-                chain_rng, chains = np.random.default_rng([seed, 98]), sorted(CHAIN_SHIFTS)
-                items[-n[split]:] = [replace(it, chain=chains[int(chain_rng.integers(len(chains)))])
-                                     if it.vowel_shift > 0 and chain_rng.random() < chain_shifts else it
-                                     for it in items[-n[split]:]]
+            items[-n[split]:] = simulate_accents(items[-n[split]:], seed, opts["vowel_shift_share"], chain_shifts)
         taken |= planned
     return sorted(items, key=lambda it: (SPLITS.index(it.split), it.index))
+
+
+def simulate_accents(items: list[Item], seed: int, share: float, chain_shifts: float) -> list[Item]:
+    """`share` of the items get a simulated accent, `chain_shifts` of those a chain shift. Each choice draws
+    from a stream of its own, so the plan's other draws (and older corpora) stay as they were."""
+    shift_rng, chain_rng = np.random.default_rng([seed, 99]), np.random.default_rng([seed, 98])
+    chains = sorted(CHAIN_SHIFTS)
+
+    def maybe_accented(item: Item) -> Item:
+        if shift_rng.random() >= share:
+            return item
+        chained = chain_shifts > 0 and chain_rng.random() < chain_shifts
+        return replace(item, vowel_shift=VOWEL_SHIFT_STRENGTH,
+                       chain=chains[int(chain_rng.integers(len(chains)))] if chained else "")
+
+    return [maybe_accented(it) for it in items]
 
 
 def fresh(draw: Callable[[np.random.Generator], tuple[str, str, str]], rng: np.random.Generator,
@@ -184,15 +193,23 @@ def fresh(draw: Callable[[np.random.Generator], tuple[str, str, str]], rng: np.r
 def claim(out_dir: Path, items: list[Item], seed: int, sample_rate: int) -> None:
     """Record the plan's fingerprint in out_dir/plan.sha256, refusing a folder made from another plan: finished
     wavs are reused by name, so they would silently pair old audio with new texts."""
-    # items without a simulated accent print as before that field existed, so older corpora still resume
-    described = [repr(it).replace(", chain='')", ")").replace(", vowel_shift=0.0)", ")") for it in items]
-    digest = hashlib.sha256(f"({seed!r}, {sample_rate!r}, [{', '.join(described)}])".encode()).hexdigest()
+    described = ", ".join(map(describe, items))
+    digest = hashlib.sha256(f"({seed!r}, {sample_rate!r}, [{described}])".encode()).hexdigest()
     path = out_dir / "plan.sha256"
     if path.exists() and path.read_text().strip() != digest:
         raise ValueError(f"{out_dir} holds a corpus planned differently (other seed, sizes, options or generator "
                          "version): use a new folder, or delete this one")
     if not path.exists():
         atomic_write_text(path, digest + "\n")
+
+
+def describe(item: Item) -> str:
+    """repr(item) without its trailing fields that hold their defaults: a field added to Item later (with a
+    default that means "as before") leaves the fingerprints of older corpora as they were, so they resume."""
+    shown = list(fields(item))
+    while shown[-1].default is not MISSING and getattr(item, shown[-1].name) == shown[-1].default:
+        shown.pop()
+    return f"{type(item).__name__}({', '.join(f'{f.name}={getattr(item, f.name)!r}' for f in shown)})"
 
 
 def render(item: Item, out_dir: Path, seed: int, sample_rate: int) -> float:
