@@ -75,26 +75,30 @@ if [ "$stage" -le 7 ]; then  # 7. phase 5: phase 3's model grown 1.5x wider (ini
 fi
 
 val_sets=("$wide/val_manifest.json" "${data}_val_an4/val_manifest.json")  # pooled: letter-spelled names included
+val_pooled="${val_sets[0]},${val_sets[1]}"
+choose() {  # choose RUN_DIR: its best or last checkpoint, by both validation sets pooled -> RUN_DIR/selected.nemo
+  $python "$here/select_checkpoint.py" --out "$1/selected.nemo" --manifests "${val_sets[@]}" \
+    --candidates "$1"/checkpoints/{best,last}.ckpt
+}
+four="$wide/train_manifest.json,${data}_books/train_manifest.json,${data}_spell/train_manifest.json"
+four="$four,${data}_letters/train_manifest.json"  # phase 6's training corpora; phase 7 adds a fifth
 
 if [ "$stage" -le 8 ]; then  # 8. phase 5b: 900 steps from phase 5's model on a spelling-heavier mix (no books
   # corpus), then the better of its best and last checkpoints by both validation sets pooled
   train "$exp/phase5b" "$wide/train_manifest.json,${data}_spell/train_manifest.json" "$wide/val_manifest.json" \
     init_from="$exp/phase5/model.nemo" "${grown[@]}" model.optim.lr=0.0005 model.optim.sched.warmup_steps=50 \
     trainer.max_steps=900 trainer.val_check_interval=300
-  $python "$here/select_checkpoint.py" --out "$exp/phase5b/selected.nemo" --manifests "${val_sets[@]}" \
-    --candidates "$exp"/phase5b/checkpoints/{best,last}.ckpt
+  choose "$exp/phase5b"
 fi
 
 if [ "$stage" -le 9 ]; then  # 9. phase 6: from phase 5b's chosen checkpoint, 6,000 steps on all four corpora,
   # validated (and its best checkpoint kept) on both validation sets pooled
-  train "$exp/phase6" "$wide/train_manifest.json,${data}_books/train_manifest.json,${data}_spell/train_manifest.json,${data}_letters/train_manifest.json" \
-    "${val_sets[0]},${val_sets[1]}" init_from="$exp/phase5b/selected.nemo" "${grown[@]}" model.optim.lr=0.001 \
-    model.optim.sched.warmup_steps=200 trainer.max_steps=6000
+  train "$exp/phase6" "$four" "$val_pooled" init_from="$exp/phase5b/selected.nemo" "${grown[@]}" \
+    model.optim.lr=0.001 model.optim.sched.warmup_steps=200 trainer.max_steps=6000
 fi
 
 if [ "$stage" -le 10 ]; then  # 10. phase 6's model: its best or last checkpoint, by both validation sets pooled
-  $python "$here/select_checkpoint.py" --out "$exp/phase6/selected.nemo" --manifests "${val_sets[@]}" \
-    --candidates "$exp"/phase6/checkpoints/{best,last}.ckpt
+  choose "$exp/phase6"
 fi
 
 if [ "$stage" -le 11 ]; then  # 11. phase 7: a fifth corpus whose simulated accents move vowels in chains (and
@@ -102,14 +106,13 @@ if [ "$stage" -le 11 ]; then  # 11. phase 7: a fifth corpus whose simulated acce
   $harken data synth "${data}_chains" --train 24000 --val 200 --test 0 --seed 14 --jobs 2 \
     --text-file "$here/sentences_extra.txt" --sentence-share 0.3 --variety wide --spell-words 0.7 --chain-shifts 1.0 \
     --avoid-texts "$wide/test_manifest.json"
-  train "$exp/phase7" "$wide/train_manifest.json,${data}_books/train_manifest.json,${data}_spell/train_manifest.json,${data}_letters/train_manifest.json,${data}_chains/train_manifest.json" \
-    "${val_sets[0]},${val_sets[1]}" init_from="$exp/phase6/selected.nemo" "${grown[@]}" model.optim.lr=0.0008 \
-    model.optim.sched.warmup_steps=200 trainer.max_steps=7000
+  train "$exp/phase7" "$four,${data}_chains/train_manifest.json" "$val_pooled" \
+    init_from="$exp/phase6/selected.nemo" "${grown[@]}" model.optim.lr=0.0008 model.optim.sched.warmup_steps=200 \
+    trainer.max_steps=7000
 fi
 
 if [ "$stage" -le 12 ]; then  # 12. the final model: phase 7's best or last checkpoint, by both validation sets pooled
-  $python "$here/select_checkpoint.py" --out "$exp/phase7/selected.nemo" --manifests "${val_sets[@]}" \
-    --candidates "$exp"/phase7/checkpoints/{best,last}.ckpt
+  choose "$exp/phase7"
 fi
 
 if [ "$stage" -le 13 ]; then  # 13. degraded copies of both test sets
