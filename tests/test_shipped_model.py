@@ -70,3 +70,24 @@ def test_shipped_model_is_deterministic_on_silence():
     model = harken.from_pretrained(DEFAULT_MODEL)
     silence = np.zeros(16000, dtype=np.float32)
     assert model.transcribe([silence]) == model.transcribe([silence])
+
+
+def test_eval_with_beam_search_and_an_lm_from_the_cli(sample_files, tmp_path, capsys):
+    manifest = tmp_path / "m.json"
+    write_manifest(manifest, [ManifestEntry(f, 1.0, ref) for f, (_, ref) in zip(sample_files, SAMPLES)])
+    books = tmp_path / "books.txt"
+    books.write_text("She walked slowly along the river.\nThe captain looked at the sea and said nothing.\n"
+                     "open the window\nclose the door\none two three four five six seven eight nine\n"
+                     "a b c d e f g h i j k l m n o p q r s t u v w x y z\n")  # the domain, not the samples
+    arpa = tmp_path / "lm.arpa"
+    assert cli(["lm", "build", str(books), "--out", str(arpa)]) == 0
+
+    def wer_of(*options: str) -> float:
+        assert cli(["eval", "--manifest", str(manifest), *options]) == 0
+        line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("WER"))
+        return float(line.split()[1].rstrip("%"))
+
+    greedy, fused = wer_of(), wer_of("--lm", str(arpa), "--beam-size", "8")
+    assert fused <= greedy and fused <= 25.0, (greedy, fused)
+    assert cli(["eval", "--manifest", str(manifest), "--beam-size", "0"]) == 1
+    assert "--beam-size must be at least 1" in capsys.readouterr().err

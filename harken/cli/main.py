@@ -11,6 +11,7 @@ COMMANDS = {
     "eval": ("harken.cli.evaluate", "WER/CER of a model on a manifest"),
     "transcribe": ("harken.cli.transcribe", "transcribe audio files or a manifest"),
     "data": ("harken.cli.data", "data tools: synth (espeak-ng corpus), check (validate a manifest)"),
+    "lm": ("harken.cli.lm", "build a word n-gram language model (ARPA) for beam search"),
     "tokenizer": ("harken.cli.tokenizer", "train a SentencePiece tokenizer from manifest texts"),
     "models": ("harken.cli.models", "list or download pretrained models"),
 }

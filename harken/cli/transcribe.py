@@ -1,4 +1,4 @@
-"""harken transcribe FILES... | --manifest M  [--model M] [--batch-size N] [--output F]
+"""harken transcribe FILES... | --manifest M  [--model M] [--batch-size N] [--output F] [--beam-size N --lm LM]
 
 Without --model, the English model shipped with harken (`harken_en_small`) is used.
 """
@@ -9,6 +9,8 @@ import argparse
 import json
 import sys
 
+from harken.cli.decoding_options import add_decoding_arguments, decoder_from_args
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="*", help="audio files (wav, flac, ogg, mp3 where libsndfile can)")
@@ -18,6 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--output", help="write results: a .json manifest with pred_text, else 'path<TAB>text' lines")
     p.add_argument("--device", default="cpu")
+    add_decoding_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     model = harken.from_pretrained(args.model or DEFAULT_MODEL, map_location=args.device, progress=False)
     texts = model.transcribe([r["audio_filepath"] for r in rows], batch_size=args.batch_size,
-                             progress=len(rows) > args.batch_size)
+                             progress=len(rows) > args.batch_size, decoder=decoder_from_args(args, model))
     for row, text in zip(rows, texts):
         row["pred_text"] = text
     if args.output and args.output.endswith(".json"):

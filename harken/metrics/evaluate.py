@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import torch
 
 from harken.data.manifest import ManifestEntry, read_manifest
 from harken.metrics.wer import ErrorCounts, char_errors, word_errors
@@ -40,10 +43,12 @@ class EvalResult:
         return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
 
 
-def evaluate(model: ASRModel, manifest: str | Path, batch_size: int = 8, progress: bool = False) -> EvalResult:
+def evaluate(model: ASRModel, manifest: str | Path, batch_size: int = 8, progress: bool = False,
+             decoder: Callable[[torch.Tensor], list[int]] | None = None) -> EvalResult:
+    """`decoder` as in `ASRModel.transcribe` (greedy without one)."""
     entries: list[ManifestEntry] = read_manifest(manifest)
     sources = [_slice(e, model.sample_rate) for e in entries]
-    hyps = model.transcribe(sources, batch_size=batch_size, progress=progress)
+    hyps = model.transcribe(sources, batch_size=batch_size, progress=progress, decoder=decoder)
     result = EvalResult(str(manifest), len(entries), sum(e.duration for e in entries) / 3600)
     for entry, hyp in zip(entries, hyps):
         ref, _ = model.tokenizer.normalize(entry.text)

@@ -7,7 +7,7 @@ keys equal NeMo's EncDecCTCModel's, so `.nemo` archives interoperate both ways.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,11 +199,14 @@ class ASRModel(nn.Module):
         batch_size: int = 8,
         return_hypotheses: bool = False,
         progress: bool = False,
+        decoder: Callable[[torch.Tensor], list[int]] | None = None,
     ) -> list[str] | list[Hypothesis]:
         """Transcribe files (any format soundfile reads), float arrays or tensors at the model's rate.
 
         Batches are formed from length-sorted inputs to minimise padding; results come back in input
         order. The model's train/eval state is left exactly as it was; nothing is written to disk.
+        `decoder` maps one utterance's [frames, vocabulary + blank] log-probabilities to token ids
+        (e.g. a `BeamSearchDecoder`); greedy decoding without it.
         """
         items = [audio] if isinstance(audio, (str, Path, np.ndarray, torch.Tensor)) else list(audio)
         order = sorted(range(len(items)), key=lambda i: -_seconds(items[i], self.sample_rate))
@@ -216,17 +219,20 @@ class ASRModel(nn.Module):
         with inference_mode(self):
             for idx in batches:
                 waves = [as_waveform(items[i], self.sample_rate) for i in idx]
-                for i, hyp in zip(idx, self._transcribe_batch(waves)):
+                for i, hyp in zip(idx, self._transcribe_batch(waves, decoder)):
                     results[i] = hyp if return_hypotheses else hyp.text
         return results
 
-    def _transcribe_batch(self, waves: list[np.ndarray]) -> list[Hypothesis]:
+    def _transcribe_batch(self, waves: list[np.ndarray], decoder=None) -> list[Hypothesis]:
         lengths = torch.tensor([len(w) for w in waves], dtype=torch.long)
         batch = torch.zeros(len(waves), max(int(lengths.max()), 1))
         for row, w in zip(batch, waves):
             row[: len(w)] = torch.from_numpy(w)
         log_probs, enc_len, _ = self(batch.to(self.device), lengths.to(self.device), pad_to=0)
-        ids = ctc_greedy_decode(log_probs, enc_len, self.blank_id)
+        if decoder is None:
+            ids = ctc_greedy_decode(log_probs, enc_len, self.blank_id)
+        else:
+            ids = [decoder(lp[: int(n)]) for lp, n in zip(log_probs, enc_len)]
         return [
             Hypothesis(self.tokenizer.decode(t), t, lp[: int(n)].cpu(), self.frame_shift)
             for t, lp, n in zip(ids, log_probs, enc_len)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # harken_en_small from nothing: corpora -> seven training phases (resumable; RESULTS.md calls them 1, 2, 3, 5, 5b, 6, 7,
 # phase 4 being an experiment that was not kept) -> choice of checkpoint -> degraded test sets -> results ->
-# packaged model.
+# packaged model -> a word n-gram LM for beam search, tuned on validation, and results with it.
 #
 #   bash recipes/harken_en_small/run.sh [DATA_DIR] [EXP_DIR]     # defaults: data/harken_en_small exp/harken_en_small
 #   STAGE=4 bash recipes/harken_en_small/run.sh ...              # start at a stage (3, 4, 5, 7, 8, 9, 11 resume training)
@@ -133,4 +133,19 @@ fi
 if [ "$stage" -le 15 ]; then  # 15. speed on 2 threads, then the model becomes harken's bundled default
   $python bench/bench_speed.py --model "$exp/phase7/selected.nemo"        # a row in bench/RESULTS.md
   cp "$exp/phase7/selected.nemo" harken/pretrained/models/harken_en_small.nemo
+fi
+
+if [ "$stage" -le 16 ]; then  # 16. a word 3-gram LM for beam search: the book texts and every training transcript,
+  # without the test sentences and the books validation set (tuning must not see its own sentences)
+  IFS=, read -ra transcripts <<< "$four,${data}_chains/train_manifest.json"
+  $harken lm build "$here/sentences.txt" "$here/sentences_extra.txt" --order 3 --out "$exp/lm/3gram.arpa" \
+    "${transcripts[@]/#/--manifest=}" --exclude "$wide/test_manifest.json" --exclude "${data}_books/val_manifest.json"
+fi
+
+if [ "$stage" -le 17 ]; then  # 17. LM weight and word bonus by validation, then every test set with beam search + LM
+  $python "$here/tune_lm.py" --model "$exp/phase7/selected.nemo" --lm "$exp/lm/3gram.arpa" \
+    --manifests "${data}_books/val_manifest.json" "${data}_val_an4/val_manifest.json" --out "$exp/lm/best_pair.txt"
+  read -ra pair < "$exp/lm/best_pair.txt"   # --alpha A --beta B
+  $python "$here/evaluate_all.py" --model "$exp/phase7/selected.nemo" --data "$data" --out "$exp/phase7/results_lm.md" \
+    --lm "$exp/lm/3gram.arpa" "${pair[@]}"
 fi

@@ -1,0 +1,156 @@
+"""CTC prefix beam search, optionally with a word n-gram language model (shallow fusion).
+
+A hypothesis is a token prefix; its acoustic score sums every alignment that collapses to it (ending in
+blank or not, as in Hannun et al. 2014). Each time a word is completed the LM adds
+`alpha * ln P(word | previous words) + beta`, NeMo's and pyctcdecode's `beam_alpha` and `beam_beta`: alpha
+weighs the LM against the acoustic model, beta pays for each word so the LM's cost per word does not
+favour dropping words. A word the LM does not know costs `oov_penalty` more (pyctcdecode's
+`unk_score_offset`): without it, running two words together into one unknown word is cheaper than paying
+for both. An unfinished word that no known word begins with pays that penalty while beams are ranked, so
+a beam cannot put off its costs by never finishing a word. The final word and the sentence end are scored
+when the audio ends.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from harken.decoding.ngram_lm import BOS, EOS, NgramLM, read_arpa
+
+_LN10 = math.log(10.0)
+_NEG = -math.inf
+
+
+def _lse(a: float, b: float) -> float:
+    """ln(e^a + e^b) for Python floats (numpy's is slow on scalars)."""
+    if a < b:
+        a, b = b, a
+    return a if b == _NEG else a + math.log1p(math.exp(b - a))
+
+
+@dataclass(frozen=True)
+class _Words:
+    """What the LM has seen of a prefix: completed words' score, the last words, the unfinished word and
+    the score to rank by (the completed words', plus the penalty if the unfinished one cannot be a known word)."""
+
+    score: float = 0.0
+    context: tuple[str, ...] = (BOS,)
+    partial: str = ""
+    rank: float = 0.0
+
+
+@dataclass
+class BeamSearchDecoder:
+    """Callable on one utterance's [frames, vocabulary + blank] log-probabilities -> token ids."""
+
+    pieces: Sequence[str]  # text of each token id, a space where a word boundary falls
+    blank_id: int
+    lm: NgramLM | None = None
+    alpha: float = 0.5
+    beta: float = 1.0
+    beam_size: int = 16
+    oov_penalty: float = -10.0
+    token_min_logp: float = -7.0  # tokens less likely than this in a frame are not tried there
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def for_model(cls, model, lm: NgramLM | str | Path | None = None, **options) -> BeamSearchDecoder:
+        """A decoder for a CTC model's tokens; `lm` may be an ARPA path. Options as the fields."""
+        if isinstance(lm, (str, Path)):
+            lm = read_arpa(lm)
+        return cls(token_pieces(model.tokenizer), model.blank_id, lm=lm, **options)
+
+    def __call__(self, log_probs: torch.Tensor | np.ndarray) -> list[int]:
+        lp = log_probs.float().cpu().numpy() if isinstance(log_probs, torch.Tensor) else np.asarray(log_probs)
+        self._cache = {(): _Words()}
+        self._gaps = [not piece.strip() for piece in self.pieces]
+        beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, _NEG)}  # prefix -> (ends blank, ends token)
+        for frame in lp:
+            tried = np.flatnonzero(frame >= self.token_min_logp)
+            if len(tried) == 1 and tried[0] == self.blank_id:  # only blank is likely: no prefix changes
+                p = float(frame[self.blank_id])
+                beams = {q: (_lse(b, t) + p, _NEG) for q, (b, t) in beams.items()}
+                continue
+            if len(tried) > self.beam_size:
+                tried = tried[np.argsort(frame[tried])[-self.beam_size:]]
+            beams = self._step(beams, frame, tried)
+        return list(max(beams, key=lambda p: self._final_score(p, beams[p])))
+
+    def _step(self, beams: dict, frame: np.ndarray, tried: np.ndarray) -> dict:
+        nxt: dict[tuple[int, ...], list[float]] = {}
+
+        def add(prefix, blank_score, token_score):
+            b, t = nxt.get(prefix, (_NEG, _NEG))
+            nxt[prefix] = [_lse(b, blank_score), _lse(t, token_score)]
+
+        for prefix, (pb, pt) in beams.items():
+            total = _lse(pb, pt)
+            at_word_start = not self._words(prefix).partial
+            for c in tried:
+                c = int(c)
+                p = float(frame[c])
+                if c == self.blank_id:
+                    add(prefix, total + p, _NEG)
+                    continue
+                empty_word = at_word_start and self._gaps[c]  # a space that ends no word: never a new token
+                if prefix and prefix[-1] == c:  # a repeat needs a blank between; otherwise it merges
+                    add(prefix, _NEG, pt + p)
+                    if not empty_word:
+                        add((*prefix, c), _NEG, pb + p)
+                elif not empty_word:
+                    add((*prefix, c), _NEG, total + p)
+        ranked = sorted(nxt, key=lambda q: _lse(*nxt[q]) + self._words(q).rank, reverse=True)
+        return {q: tuple(nxt[q]) for q in ranked[: self.beam_size]}
+
+    def _words(self, prefix: tuple[int, ...]) -> _Words:
+        """The LM state of a prefix, from its parent's (cached: every prefix is extended many times)."""
+        state = self._cache.get(prefix)
+        if state is None:
+            state = self._extend(self._words(prefix[:-1]), self.pieces[prefix[-1]])
+            self._cache[prefix] = state
+        return state
+
+    def _extend(self, state: _Words, piece: str) -> _Words:
+        parts = piece.split(" ")
+        score, context = state.score, state.context
+        if len(parts) == 1:
+            parts = [state.partial + piece]
+        else:
+            for word in [state.partial + parts[0], *parts[1:-1]]:
+                score, context = self._score_word(score, context, word)
+        partial = parts[-1]
+        unknown = self.lm is not None and partial and not self.lm.starts_a_word(partial)
+        return _Words(score, context, partial, score + (self.oov_penalty if unknown else 0.0))
+
+    def _score_word(self, score: float, context: tuple[str, ...], word: str) -> tuple[float, tuple[str, ...]]:
+        if not word:
+            return score, context
+        if self.lm is None:
+            return score + self.beta, context
+        score += self.alpha * _LN10 * self.lm.log10_prob(context, word) + self.beta
+        if word not in self.lm:
+            score += self.oov_penalty
+        return score, (*context, word)[-max(self.lm.order - 1, 1):]
+
+    def _final_score(self, prefix: tuple[int, ...], scores: tuple[float, float]) -> float:
+        state = self._words(prefix)
+        score, context = self._score_word(state.score, state.context, state.partial)
+        if self.lm is not None:
+            score += self.alpha * _LN10 * self.lm.log10_prob(context, EOS)
+        return _lse(*scores) + score
+
+
+def token_pieces(tokenizer) -> list[str]:
+    """Each token's text with word boundaries as spaces, for characters, SentencePiece and WordPiece."""
+    labels = list(tokenizer.labels)
+    if any(lab.startswith("▁") for lab in labels):
+        return [lab.replace("▁", " ") for lab in labels]
+    if all(len(lab) == 1 for lab in labels):
+        return labels
+    return [lab[2:] if lab.startswith("##") else " " + lab for lab in labels]
