@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +57,9 @@ class BeamSearchDecoder:
     beam_size: int = 16
     oov_penalty: float = -10.0
     token_min_logp: float = -7.0  # tokens less likely than this in a frame are not tried there
-    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self._gaps = [not piece.strip() for piece in self.pieces]  # tokens that are only a word boundary
 
     @classmethod
     def for_model(cls, model, lm: NgramLM | str | Path | None = None, **options) -> BeamSearchDecoder:
@@ -68,8 +70,7 @@ class BeamSearchDecoder:
 
     def __call__(self, log_probs: torch.Tensor | np.ndarray) -> list[int]:
         lp = log_probs.float().cpu().numpy() if isinstance(log_probs, torch.Tensor) else np.asarray(log_probs)
-        self._cache = {(): _Words()}
-        self._gaps = [not piece.strip() for piece in self.pieces]
+        cache = {(): _Words()}  # the LM state of every prefix met in this utterance
         beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, _NEG)}  # prefix -> (ends blank, ends token)
         for frame in lp:
             tried = np.flatnonzero(frame >= self.token_min_logp)
@@ -79,10 +80,10 @@ class BeamSearchDecoder:
                 continue
             if len(tried) > self.beam_size:
                 tried = tried[np.argsort(frame[tried])[-self.beam_size:]]
-            beams = self._step(beams, frame, tried)
-        return list(max(beams, key=lambda p: self._final_score(p, beams[p])))
+            beams = self._step(beams, frame, tried, cache)
+        return list(max(beams, key=lambda p: self._final_score(self._words(p, cache), beams[p])))
 
-    def _step(self, beams: dict, frame: np.ndarray, tried: np.ndarray) -> dict:
+    def _step(self, beams: dict, frame: np.ndarray, tried: np.ndarray, cache: dict) -> dict:
         nxt: dict[tuple[int, ...], list[float]] = {}
 
         def add(prefix, blank_score, token_score):
@@ -91,7 +92,7 @@ class BeamSearchDecoder:
 
         for prefix, (pb, pt) in beams.items():
             total = _lse(pb, pt)
-            at_word_start = not self._words(prefix).partial
+            at_word_start = not self._words(prefix, cache).partial
             for c in tried:
                 c = int(c)
                 p = float(frame[c])
@@ -105,41 +106,34 @@ class BeamSearchDecoder:
                         add((*prefix, c), _NEG, pb + p)
                 elif not empty_word:
                     add((*prefix, c), _NEG, total + p)
-        ranked = sorted(nxt, key=lambda q: _lse(*nxt[q]) + self._words(q).rank, reverse=True)
+        ranked = sorted(nxt, key=lambda q: _lse(*nxt[q]) + self._words(q, cache).rank, reverse=True)
         return {q: tuple(nxt[q]) for q in ranked[: self.beam_size]}
 
-    def _words(self, prefix: tuple[int, ...]) -> _Words:
+    def _words(self, prefix: tuple[int, ...], cache: dict) -> _Words:
         """The LM state of a prefix, from its parent's (cached: every prefix is extended many times)."""
-        state = self._cache.get(prefix)
+        state = cache.get(prefix)
         if state is None:
-            state = self._extend(self._words(prefix[:-1]), self.pieces[prefix[-1]])
-            self._cache[prefix] = state
+            state = self._extend(self._words(prefix[:-1], cache), self.pieces[prefix[-1]])
+            cache[prefix] = state
         return state
 
     def _extend(self, state: _Words, piece: str) -> _Words:
-        parts = piece.split(" ")
+        *finished, partial = (state.partial + piece).split(" ")
         score, context = state.score, state.context
-        if len(parts) == 1:
-            parts = [state.partial + piece]
-        else:
-            for word in [state.partial + parts[0], *parts[1:-1]]:
-                score, context = self._score_word(score, context, word)
-        partial = parts[-1]
+        for word in finished:
+            score, context = self._score_word(score, context, word)
         unknown = self.lm is not None and partial and not self.lm.starts_a_word(partial)
         return _Words(score, context, partial, score + (self.oov_penalty if unknown else 0.0))
 
     def _score_word(self, score: float, context: tuple[str, ...], word: str) -> tuple[float, tuple[str, ...]]:
-        if not word:
+        if not word or self.lm is None:  # without an LM the search is on the acoustic scores alone
             return score, context
-        if self.lm is None:
-            return score + self.beta, context
         score += self.alpha * _LN10 * self.lm.log10_prob(context, word) + self.beta
         if word not in self.lm:
             score += self.oov_penalty
         return score, (*context, word)[-max(self.lm.order - 1, 1):]
 
-    def _final_score(self, prefix: tuple[int, ...], scores: tuple[float, float]) -> float:
-        state = self._words(prefix)
+    def _final_score(self, state: _Words, scores: tuple[float, float]) -> float:
         score, context = self._score_word(state.score, state.context, state.partial)
         if self.lm is not None:
             score += self.alpha * _LN10 * self.lm.log10_prob(context, EOS)
