@@ -75,9 +75,12 @@ def test_reads_another_tools_arpa_and_backs_off_as_the_format_says(tmp_path):
     (ARPA.replace("ngram 2=3", "ngram 2=4"), "declares 4 2-grams, the file has 3"),
     (ARPA.replace("-0.4\tcat dog", "x\tcat dog"), "lm.arpa:15: not a number"),
     (ARPA.replace("-0.4\tcat dog", "-0.4\tcat"), "lm.arpa:15: a 2-gram line needs"),
+    (ARPA.replace("ngram 2=3", "ngram two"), "lm.arpa:4: expected 'ngram N=COUNT'"),
+    (None, "lm.arpa: cannot read"),
 ])
 def test_broken_arpa_files_are_refused_with_file_and_line(tmp_path, broken, message):
-    (tmp_path / "lm.arpa").write_text(broken, encoding="utf-8")
+    if broken is not None:  # None: the file is missing
+        (tmp_path / "lm.arpa").write_text(broken, encoding="utf-8")
     with pytest.raises(ArpaError, match=message):
         read_arpa(tmp_path / "lm.arpa")
 

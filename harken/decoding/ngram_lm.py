@@ -103,8 +103,7 @@ def read_arpa(path: str | Path) -> NgramLM:
                     declared[int(m.group(1))] = int(m.group(2))
                 elif isinstance(section, int):
                     _read_entry(line.split(), section, probs, backoffs, where)
-                elif section is None:
-                    continue  # text before \data\ is allowed (comments)
+                # lines before \data\ are comments
     except (OSError, EOFError, UnicodeDecodeError) as e:
         raise ArpaError(f"{path}: cannot read the language model ({e})") from e
     if section != "end":
