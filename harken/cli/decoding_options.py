@@ -8,7 +8,8 @@ import argparse
 def add_decoding_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("decoding (greedy unless --beam-size or --lm is given)")
     g.add_argument("--beam-size", type=int, default=None, help="CTC prefix beam search with this many beams")
-    g.add_argument("--lm", help="word n-gram LM in ARPA format (.arpa or .arpa.gz; `harken lm build` makes one)")
+    g.add_argument("--lm", help="word n-gram LM in ARPA format (.arpa or .arpa.gz; `harken lm build` makes one): "
+                                "build it from text like what is said, words it lacks are penalised and may be dropped")
     g.add_argument("--alpha", type=float, default=0.5, help="LM weight (NeMo's beam_alpha)")
     g.add_argument("--beta", type=float, default=1.0, help="bonus per word (NeMo's beam_beta)")
 
