@@ -5,6 +5,7 @@
 
 Says the first N test texts with each of flite's voices (`apt-get install flite`), then reports WER/CER and the
 number of empty or looping outputs (a word repeated 4+ times in a row where the reference has no such run).
+Greedy decoding unless `--lm` or `--beam-size` is given (the options of `harken eval`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 import harken
+from harken.cli.decoding_options import add_decoding_arguments, decoder_from_args
 from harken.data.manifest import ManifestEntry, read_manifest, write_manifest
 from harken.metrics.evaluate import evaluate
 
@@ -34,11 +36,13 @@ def main() -> None:
     p.add_argument("--manifest", required=True)
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--out", required=True, type=Path)
+    add_decoding_arguments(p)
     args = p.parse_args()
     flite = shutil.which("flite")
     if flite is None:
         raise SystemExit("flite not found: apt-get install flite")
     model = harken.load(args.model)
+    decoder = decoder_from_args(args, model)
     entries = read_manifest(args.manifest)[: args.n]
     print("| voice | utterances | WER % | CER % | empty | looping |\n|---|---|---|---|---|---|")
     for voice in VOICES:
@@ -54,7 +58,7 @@ def main() -> None:
         manifest = write_manifest(folder / "manifest.json", [{"audio_filepath": r.audio_filepath, "text": r.text,
                                                               "duration": _duration(Path(r.audio_filepath))}
                                                              for r in rows])
-        r = evaluate(model, manifest, batch_size=16)
+        r = evaluate(model, manifest, batch_size=16, decoder=decoder)
         empty = sum(1 for x in r.predictions if not x["pred_text"].strip())
         loops = sum(1 for x in r.predictions if _LOOP.search(x["pred_text"]) and not _LOOP.search(x["text"]))
         print(f"| flite {voice} | {r.utterances} | {100 * r.wer:.1f} | {100 * r.cer:.1f} | {empty} | {loops} |",
