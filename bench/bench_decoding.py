@@ -19,7 +19,7 @@ import torch
 
 import harken
 from harken.data.manifest import read_manifest
-from harken.decoding.ctc_beam import BeamSearchDecoder, token_pieces
+from harken.decoding.ctc_beam import BeamSearchDecoder
 from harken.decoding.ctc_greedy import ctc_greedy_decode
 from harken.decoding.ngram_lm import read_arpa
 
@@ -42,12 +42,12 @@ def main() -> None:
     entries = read_manifest(args.manifest)[: args.n]
     hyps = model.transcribe([e.audio_filepath for e in entries], return_hypotheses=True)
     audio = sum(e.duration for e in entries)
-    pieces, lm = token_pieces(model.tokenizer), read_arpa(args.lm)
+    lm = read_arpa(args.lm)
     decoders = {
         "greedy": lambda lp: ctc_greedy_decode(lp[None], torch.tensor([len(lp)]), model.blank_id)[0],
-        "beam": BeamSearchDecoder(pieces, model.blank_id, beam_size=args.beam_size),
-        "beam + LM": BeamSearchDecoder(pieces, model.blank_id, lm=lm, alpha=args.alpha, beta=args.beta,
-                                       beam_size=args.beam_size),
+        "beam": BeamSearchDecoder.for_model(model, beam_size=args.beam_size),
+        "beam + LM": BeamSearchDecoder.for_model(model, lm=lm, alpha=args.alpha, beta=args.beta,
+                                                 beam_size=args.beam_size),
     }
     rates = {}
     for name, decode in decoders.items():

@@ -8,11 +8,13 @@ import math
 import numpy as np
 import pytest
 
+import harken
 from harken.cli.main import main as cli
-from harken.decoding.ctc_beam import BeamSearchDecoder, token_pieces
+from harken.decoding.ctc_beam import BeamSearchDecoder
 from harken.decoding.ctc_greedy import ctc_greedy_decode
 from harken.decoding.ngram_lm import UNK, ArpaError, build, read_arpa, write_arpa
 from harken.text.char_tokenizer import CharTokenizer
+from harken.text.wordpiece_tokenizer import WordPieceTokenizer
 
 SENTENCES = ["the cat sat on the mat", "the dog sat on the log", "a cat and a dog", "the cat ran"]
 
@@ -108,7 +110,7 @@ def test_beam_search_keeps_repeats_apart_only_across_a_blank():
     tok = CharTokenizer(list("ab "))
     blank = tok.blank_id
     lp = frames({0: 0.9}, {0: 0.9}, {blank: 0.9}, {0: 0.9}, {1: 0.9}, vocab=4)
-    assert tok.decode(BeamSearchDecoder(token_pieces(tok), blank, beam_size=8)(lp)) == "aab"
+    assert tok.decode(BeamSearchDecoder(tok.word_pieces, blank, beam_size=8)(lp)) == "aab"
 
 
 def test_beam_search_makes_no_empty_words_even_where_spaces_are_likely():
@@ -119,7 +121,7 @@ def test_beam_search_makes_no_empty_words_even_where_spaces_are_likely():
     gap = {space: 0.6, blank: 0.39}  # a space is likelier than silence
     lp = frames(gap, {blank: 0.9}, gap, {0: 0.9}, gap, {blank: 0.9}, gap, {1: 0.9}, gap, vocab=4)
     lm = build(["a b", "b a"], order=2)
-    for decoder in (BeamSearchDecoder(token_pieces(tok), blank), BeamSearchDecoder(token_pieces(tok), blank, lm=lm)):
+    for decoder in (BeamSearchDecoder(tok.word_pieces, blank), BeamSearchDecoder(tok.word_pieces, blank, lm=lm)):
         assert tok.decode(decoder(lp)) == "a b "
 
 
@@ -130,22 +132,21 @@ def test_language_model_picks_the_word_it_knows_when_the_sound_is_unsure():
     said = "the cat sat"  # the vowel of "sat" is heard as "e" a little more than as "a"
     rows = [{ids[c]: 0.9} if c != "#" else {ids["e"]: 0.5, ids["a"]: 0.45} for c in "the cat s#t"]
     lp = frames(*[r for row in rows for r in (row, {blank: 0.9})], vocab=v)
-    plain = BeamSearchDecoder(token_pieces(tok), blank, beam_size=8)
+    plain = BeamSearchDecoder(tok.word_pieces, blank, beam_size=8)
     assert tok.decode(plain(lp)) == "the cat set"
     lm = build(SENTENCES, order=3)
-    fused = BeamSearchDecoder(token_pieces(tok), blank, lm=lm, alpha=0.5, beta=1.0, beam_size=8)
+    fused = BeamSearchDecoder(tok.word_pieces, blank, lm=lm, alpha=0.5, beta=1.0, beam_size=8)
     assert tok.decode(fused(lp)) == said
 
 
-def test_token_pieces_mark_word_boundaries_for_each_kind_of_tokenizer():
-    assert token_pieces(CharTokenizer(list("ab "))) == ["a", "b", " "]
-
-    class Pieces:
-        def __init__(self, labels):
-            self.labels = labels
-
-    assert token_pieces(Pieces(["▁the", "re", "▁a"])) == [" the", "re", " a"]
-    assert token_pieces(Pieces(["the", "##re", "a"])) == [" the", "re", " a"]
+def test_word_pieces_mark_word_boundaries_for_each_kind_of_tokenizer(nemo_fixture):
+    assert CharTokenizer(list("ab ")).word_pieces == ["a", "b", " "]
+    assert WordPieceTokenizer(["the", "##re", "a"]).word_pieces == [" the", "re", " a"]
+    bpe = harken.load(nemo_fixture("citrinet_bpe") / "model.nemo").tokenizer  # NeMo's SentencePiece model
+    pieces = bpe.word_pieces
+    assert len(pieces) == bpe.vocab_size and not any("▁" in piece for piece in pieces)
+    ids = bpe.encode("the cat sat")
+    assert "".join(pieces[i] for i in ids).strip() == bpe.decode(ids) == "the cat sat"
 
 
 def test_cli_builds_an_lm_and_decodes_with_it(tmp_path, capsys):

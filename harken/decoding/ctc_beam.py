@@ -49,7 +49,7 @@ class _Words:
 class BeamSearchDecoder:
     """Callable on one utterance's [frames, vocabulary + blank] log-probabilities -> token ids."""
 
-    pieces: Sequence[str]  # text of each token id, a space where a word boundary falls
+    pieces: Sequence[str]  # text of each token id, a space where a word boundary falls (tokenizer.word_pieces)
     blank_id: int
     lm: NgramLM | None = None
     alpha: float = 0.5
@@ -66,7 +66,7 @@ class BeamSearchDecoder:
         """A decoder for a CTC model's tokens; `lm` may be an ARPA path. Options as the fields."""
         if isinstance(lm, (str, Path)):
             lm = read_arpa(lm)
-        return cls(token_pieces(model.tokenizer), model.blank_id, lm=lm, **options)
+        return cls(model.tokenizer.word_pieces, model.blank_id, lm=lm, **options)
 
     def __call__(self, log_probs: torch.Tensor | np.ndarray) -> list[int]:
         lp = log_probs.float().cpu().numpy() if isinstance(log_probs, torch.Tensor) else np.asarray(log_probs)
@@ -139,12 +139,3 @@ class BeamSearchDecoder:
             score += self.alpha * _LN10 * self.lm.log10_prob(context, EOS)
         return _lse(*scores) + score
 
-
-def token_pieces(tokenizer) -> list[str]:
-    """Each token's text with word boundaries as spaces, for characters, SentencePiece and WordPiece."""
-    labels = list(tokenizer.labels)
-    if any(lab.startswith("▁") for lab in labels):
-        return [lab.replace("▁", " ") for lab in labels]
-    if all(len(lab) == 1 for lab in labels):
-        return labels
-    return [lab[2:] if lab.startswith("##") else " " + lab for lab in labels]

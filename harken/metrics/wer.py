@@ -63,7 +63,12 @@ def char_errors(ref: str, hyp: str) -> ErrorCounts:
 
 
 def corpus_wer(refs: Sequence[str], hyps: Sequence[str]) -> float:
-    return _corpus(refs, hyps, word_errors).rate
+    return corpus_word_errors(refs, hyps).rate
+
+
+def corpus_word_errors(refs: Sequence[str], hyps: Sequence[str]) -> ErrorCounts:
+    """Word edits summed over utterances, by kind."""
+    return _corpus(refs, hyps, word_errors)
 
 
 def corpus_cer(refs: Sequence[str], hyps: Sequence[str]) -> float:

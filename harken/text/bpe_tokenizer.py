@@ -30,6 +30,11 @@ class BPETokenizer:
     def blank_id(self) -> int:
         return len(self.labels)
 
+    @property
+    def word_pieces(self) -> list[str]:
+        """Each token's text, word boundaries as spaces: SentencePiece's "▁" starts a word."""
+        return [lab.replace("▁", " ") for lab in self.labels]
+
     def normalize(self, text: str) -> tuple[str, int]:
         """Whitespace collapsed; the count is of characters that would become <unk>."""
         text = _SPACES.sub(" ", text).strip()

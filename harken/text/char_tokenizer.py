@@ -41,6 +41,11 @@ class CharTokenizer:
     def blank_id(self) -> int:
         return len(self.labels)
 
+    @property
+    def word_pieces(self) -> list[str]:
+        """Each token's text, word boundaries as spaces (for word-level LM fusion): the labels themselves."""
+        return list(self.labels)
+
     def out_of_vocabulary(self, text: str) -> set[str]:
         return {c for c in self._prepare(text) if c not in self._ids}
 

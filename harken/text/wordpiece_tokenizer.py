@@ -37,6 +37,11 @@ class WordPieceTokenizer:
     def blank_id(self) -> int:
         return len(self.labels)
 
+    @property
+    def word_pieces(self) -> list[str]:
+        """Each token's text, word boundaries as spaces: a piece without "##" starts a word."""
+        return [lab[2:] if lab.startswith("##") else " " + lab for lab in self.labels]
+
     def normalize(self, text: str) -> tuple[str, int]:
         text = _SPACES.sub(" ", text).strip()
         return text, sum(len(w) for w in text.split() if self._word(w) is None)

@@ -19,16 +19,9 @@ import torch
 import harken
 from harken.core.atomic import atomic_write_text
 from harken.data.manifest import read_manifest
-from harken.decoding.ctc_beam import BeamSearchDecoder, token_pieces
+from harken.decoding.ctc_beam import BeamSearchDecoder
 from harken.decoding.ngram_lm import read_arpa
-from harken.metrics.wer import ErrorCounts, word_errors
-
-
-def total(counts) -> ErrorCounts:
-    out = ErrorCounts()
-    for c in counts:
-        out += c
-    return out
+from harken.metrics.wer import corpus_word_errors
 
 
 def main() -> None:
@@ -46,13 +39,13 @@ def main() -> None:
     entries = [e for m in args.manifests for e in read_manifest(m)]
     hyps = model.transcribe([e.audio_filepath for e in entries], return_hypotheses=True, progress=True)
     refs = [model.tokenizer.normalize(e.text)[0] for e in entries]
-    greedy = total(word_errors(r, h.text) for r, h in zip(refs, hyps))
+    greedy = corpus_word_errors(refs, [h.text for h in hyps])
     print(f"greedy: WER {100 * greedy.rate:.2f}% ({greedy.errors}/{greedy.reference_length})")
-    lm, pieces = read_arpa(args.lm), token_pieces(model.tokenizer)
+    lm = read_arpa(args.lm)  # read once for the whole grid
     results = {}
     for alpha, beta in itertools.product(args.alphas, args.betas):
-        decode = BeamSearchDecoder(pieces, model.blank_id, lm=lm, alpha=alpha, beta=beta, beam_size=args.beam_size)
-        counts = total(word_errors(r, model.tokenizer.decode(decode(h.log_probs))) for r, h in zip(refs, hyps))
+        decode = BeamSearchDecoder.for_model(model, lm=lm, alpha=alpha, beta=beta, beam_size=args.beam_size)
+        counts = corpus_word_errors(refs, [model.tokenizer.decode(decode(h.log_probs)) for h in hyps])
         results[alpha, beta] = counts
         print(f"alpha {alpha:4.2f} beta {beta:4.2f}: WER {100 * counts.rate:.2f}% "
               f"({counts.substitutions} sub, {counts.deletions} del, {counts.insertions} ins)", flush=True)
