@@ -4,11 +4,17 @@
         --out recipes/harken_en_small/sentences.txt
     python recipes/harken_en_small/make_sentences.py pg11.txt pg16.txt pg1661.txt pg174.txt pg236.txt \
         pg345.txt pg5200.txt pg98.txt --out recipes/harken_en_small/sentences_extra.txt
+    python recipes/harken_en_small/make_sentences.py pg103.txt pg105.txt pg113.txt pg120.txt pg121.txt \
+        pg1260.txt pg1400.txt pg141.txt pg14263.txt pg15122.txt pg158.txt pg159.txt pg161.txt pg16215.txt \
+        pg1837.txt pg1874.txt pg215.txt pg2166.txt pg219.txt pg271.txt pg2852.txt pg289.txt pg308.txt \
+        pg3261.txt pg33.txt pg35.txt pg36.txt pg421.txt pg45.txt pg46.txt pg514.txt pg55.txt pg550.txt \
+        pg558.txt pg73.txt pg730.txt pg74.txt pg76.txt pg768.txt pg910.txt \
+        --out recipes/harken_en_small/sentences_more.txt
 
 Keeps the book text between Gutenberg's START/END markers (the licence is not part of the book), joins
 paragraph lines, splits at sentence ends and at ; : (long literary sentences are too long to speak in one
 breath), writes them out as spoken (`normalize_sentence`) and keeps 3-14 words. The outputs are committed
-(`sentences.txt`, `sentences_extra.txt`), so the recipe does not need the books.
+(`sentences.txt`, `sentences_extra.txt`, `sentences_more.txt`), so the recipe does not need the books.
 """
 
 from __future__ import annotations
