@@ -9,7 +9,6 @@ its errors are misspellings of words it was taught, which is a different problem
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 from pathlib import Path
 
 from harken.data.manifest import iter_manifest
@@ -20,8 +19,8 @@ def main() -> None:
     p.add_argument("--test", required=True, type=Path)
     p.add_argument("--train", nargs="+", required=True, type=Path)
     args = p.parse_args()
-    seen: Counter[str] = Counter()
-    transcripts = set()
+    seen: set[str] = set()
+    transcripts: set[str] = set()
     for manifest in args.train:
         for entry in iter_manifest(manifest):
             seen.update(entry.text.split())
