@@ -45,3 +45,20 @@ def test_corpus_rates_are_total_edits_over_total_words():
     assert char_errors("a  b", "a b").errors == 0  # whitespace runs do not count
     with pytest.raises(ValueError):
         corpus_wer(["a"], [])
+
+
+def test_paired_bootstrap_tells_a_real_difference_from_chance():
+    from harken.metrics.bootstrap import paired_bootstrap
+
+    refs = [f"the cat sat on mat number {i}" for i in range(60)]
+    base = [word_errors(r, r.replace("cat", "cap")) for r in refs]  # one error in each utterance
+    same = paired_bootstrap(base, base)
+    assert (same.points, same.low, same.high, same.share_worse) == (0.0, 0.0, 0.0, 0.0)
+    better = paired_bootstrap(base, [word_errors(r, r) for r in refs])  # B fixes every error
+    assert better.points == pytest.approx(-100 / 7) and better.high < 0 and better.share_worse == 0.0
+    # B trades errors: right where A was wrong on half the utterances, wrong elsewhere -> no real difference
+    swapped = [word_errors(r, r) if i % 2 else word_errors(r, r.replace("sat", "set")) for i, r in enumerate(refs)]
+    mixed = paired_bootstrap([word_errors(r, r) if i % 2 == 0 else base[i] for i, r in enumerate(refs)], swapped)
+    assert mixed.points == 0.0 and mixed.low < 0 < mixed.high
+    with pytest.raises(ValueError, match="same non-zero number"):
+        paired_bootstrap(base, base[:-1])
