@@ -21,6 +21,7 @@ def test_tiny_model_overfits_ten_utterances(espeak_corpus, tmp_path):
     result = evaluate(model, train_manifest)
     assert result.utterances == 10
     assert result.wer == 0.0, result.predictions
+    assert [e.reference_length for e in result.utterance_words] == [len(r["text"].split()) for r in result.predictions]
     assert (tmp_path / "run" / "checkpoints" / "best.ckpt").exists()
     assert list((tmp_path / "run" / "logs" / "csv").rglob("metrics.csv"))
     # training checkpoints load as models too; model.nemo holds the best one's weights

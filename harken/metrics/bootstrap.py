@@ -28,16 +28,13 @@ def paired_bootstrap(a: Sequence[ErrorCounts], b: Sequence[ErrorCounts], resampl
     """`a[i]` and `b[i]` are the two models' errors on utterance i (same reference)."""
     if len(a) != len(b) or not a:
         raise ValueError(f"need the same non-zero number of utterances for both models, got {len(a)} and {len(b)}")
+    def difference(indices: Sequence[int]) -> float:  # corpus WER of B minus A over these utterances, points
+        words = sum(a[i].reference_length for i in indices) or 1
+        return 100 * sum(b[i].errors - a[i].errors for i in indices) / words
+
     n = len(a)
     rng = random.Random(seed)
-    draws = []
-    for _ in range(resamples):
-        idx = [rng.randrange(n) for _ in range(n)]
-        words = sum(a[i].reference_length for i in idx) or 1
-        draws.append(100 * sum(b[i].errors - a[i].errors for i in idx) / words)
-    draws.sort()
-    words = sum(e.reference_length for e in a) or 1
-    points = 100 * sum(y.errors - x.errors for x, y in zip(a, b)) / words
+    draws = sorted(difference([rng.randrange(n) for _ in range(n)]) for _ in range(resamples))
     tail = int(0.025 * resamples)
-    return PairedDifference(points, draws[tail], draws[resamples - 1 - tail],
+    return PairedDifference(difference(range(n)), draws[tail], draws[resamples - 1 - tail],
                             sum(d > 0 for d in draws) / resamples, resamples)

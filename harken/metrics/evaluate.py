@@ -21,6 +21,7 @@ class EvalResult:
     words: ErrorCounts = field(default_factory=ErrorCounts)
     chars: ErrorCounts = field(default_factory=ErrorCounts)
     predictions: list[dict] = field(default_factory=list)  # manifest rows with `pred_text`, `wer`
+    utterance_words: list[ErrorCounts] = field(default_factory=list)  # word errors of each row, for pairing
 
     @property
     def wer(self) -> float:
@@ -54,6 +55,7 @@ def evaluate(model: ASRModel, manifest: str | Path, batch_size: int = 8, progres
         ref, _ = model.tokenizer.normalize(entry.text)
         we = word_errors(ref, hyp)
         result.words += we
+        result.utterance_words.append(we)
         result.chars += char_errors(ref, hyp)
         row = {"audio_filepath": entry.audio_filepath, "duration": entry.duration, "text": entry.text,
                **entry.extra, "pred_text": hyp, "wer": round(we.rate, 4)}

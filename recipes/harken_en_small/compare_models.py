@@ -15,13 +15,7 @@ import torch
 
 from harken.metrics.bootstrap import paired_bootstrap
 from harken.metrics.evaluate import evaluate
-from harken.metrics.wer import word_errors
 from harken.models.loading import load_model
-
-
-def utterance_errors(model, manifest: Path) -> list:
-    result = evaluate(model, manifest)
-    return [word_errors(model.tokenizer.normalize(row["text"])[0], row["pred_text"]) for row in result.predictions]
 
 
 def main() -> None:
@@ -37,11 +31,9 @@ def main() -> None:
     print("| manifest | baseline WER % | candidate WER % | difference (points) | 95% interval | resamples worse |")
     print("|---|---|---|---|---|---|")
     for manifest in args.manifests:
-        a, b = utterance_errors(base, manifest), utterance_errors(cand, manifest)
-        words = sum(e.reference_length for e in a)
-        wer_a, wer_b = (100 * sum(e.errors for e in errs) / words for errs in (a, b))
-        d = paired_bootstrap(a, b, args.resamples)
-        print(f"| {manifest} | {wer_a:.2f} | {wer_b:.2f} | {d.points:+.2f} | [{d.low:+.2f}, {d.high:+.2f}]"
+        a, b = evaluate(base, manifest), evaluate(cand, manifest)
+        d = paired_bootstrap(a.utterance_words, b.utterance_words, args.resamples)
+        print(f"| {manifest} | {100 * a.wer:.2f} | {100 * b.wer:.2f} | {d.points:+.2f} | [{d.low:+.2f}, {d.high:+.2f}]"
               f" | {100 * d.share_worse:.1f}% |")
 
 

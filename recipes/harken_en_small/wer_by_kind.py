@@ -16,7 +16,7 @@ import torch
 
 import harken
 from harken.metrics.evaluate import evaluate
-from harken.metrics.wer import ErrorCounts, word_errors
+from harken.metrics.wer import ErrorCounts
 
 
 def main() -> None:
@@ -28,12 +28,13 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     model = harken.load(args.model)
-    rows = evaluate(model, args.manifest).predictions  # manifest rows (with `kind`) and `pred_text`
+    result = evaluate(model, args.manifest)
+    rows = result.predictions  # manifest rows (with `kind`) and `pred_text`
     by_kind: dict[str, ErrorCounts] = defaultdict(ErrorCounts)
     counts: dict[str, int] = defaultdict(int)
-    for row in rows:
+    for row, errors in zip(rows, result.utterance_words):
         kind = str(row.get("kind", "?"))
-        by_kind[kind] += word_errors(model.tokenizer.normalize(row["text"])[0], row["pred_text"])
+        by_kind[kind] += errors
         counts[kind] += 1
     for kind in sorted(by_kind):
         print(f"{kind:10s} {counts[kind]:5d} utterances  WER {100 * by_kind[kind].rate:6.2f}%")
