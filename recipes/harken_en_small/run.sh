@@ -116,15 +116,18 @@ if [ "$stage" -le 12 ]; then  # 12. phase 7's model: its best or last checkpoint
   choose "$exp/phase7"
 fi
 
-avoid=("$wide/test_manifest.json" "$wide/val_manifest.json" "${data}_books/val_manifest.json" "${val_sets[1]}")
 five="$four,${data}_chains/train_manifest.json"  # phase 7's corpora; phase 10 adds a sixth, phase 12 a seventh
+more_corpus() {  # more_corpus DIR SEED SENTENCE_SHARE: 60,000 utterances from sentences_more.txt, avoiding every
+  # test and validation text
+  $harken data synth "$1" --train 60000 --val 200 --test 0 --seed "$2" --jobs 2 --text-file "$here/sentences_more.txt" \
+    --sentence-share "$3" --variety wide --spell-words 0.7 --chain-shifts 0.5 --avoid-texts "$wide/test_manifest.json" \
+    "$wide/val_manifest.json" "${data}_books/val_manifest.json" "${val_sets[1]}"
+}
 
 if [ "$stage" -le 13 ]; then  # 13. phase 10: a sixth corpus speaking three times as many distinct book sentences
   # (sentences_more.txt), avoiding every test and validation text, then from phase 7's model 6,500 steps on all six
   # (RESULTS: the run was planned for 10,000 and shortened to 6,500 when it resumed from step 1,250)
-  $harken data synth "${data}_more" --train 60000 --val 200 --test 0 --seed 15 --jobs 2 \
-    --text-file "$here/sentences_more.txt" --sentence-share 0.8 --variety wide --spell-words 0.7 --chain-shifts 0.5 \
-    --avoid-texts "${avoid[@]}"
+  more_corpus "${data}_more" 15 0.8
   train "$exp/phase10" "$five,${data}_more/train_manifest.json" "$val_pooled" \
     init_from="$exp/phase7/selected.nemo" "${grown[@]}" model.optim.lr=0.0008 model.optim.sched.warmup_steps=200 \
     trainer.max_steps=6500
@@ -137,9 +140,7 @@ fi
 if [ "$stage" -le 15 ]; then  # 15. phase 12: a seventh corpus from the same sentences, half of it spelled items
   # (to give back some of the spelled share the sixth took), then from phase 10's model 5,000 steps on all seven
   # with a new data order (RESULTS: planned for 6,500, shortened to 5,000 when it resumed from step 500)
-  $harken data synth "${data}_more2" --train 60000 --val 200 --test 0 --seed 16 --jobs 2 \
-    --text-file "$here/sentences_more.txt" --sentence-share 0.5 --variety wide --spell-words 0.7 --chain-shifts 0.5 \
-    --avoid-texts "${avoid[@]}"
+  more_corpus "${data}_more2" 16 0.5
   train "$exp/phase12" "$five,${data}_more/train_manifest.json,${data}_more2/train_manifest.json" "$val_pooled" \
     init_from="$exp/phase10/selected.nemo" "${grown[@]}" model.optim.lr=0.0006 model.optim.sched.warmup_steps=200 \
     trainer.max_steps=5000 +model.train_ds.seed=12
