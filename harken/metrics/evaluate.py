@@ -18,10 +18,17 @@ class EvalResult:
     manifest: str
     utterances: int
     hours: float
-    words: ErrorCounts = field(default_factory=ErrorCounts)
     chars: ErrorCounts = field(default_factory=ErrorCounts)
     predictions: list[dict] = field(default_factory=list)  # manifest rows with `pred_text`, `wer`
     utterance_words: list[ErrorCounts] = field(default_factory=list)  # word errors of each row, for pairing
+
+    @property
+    def words(self) -> ErrorCounts:
+        """Corpus word errors: the sum over utterances, so the two can never disagree."""
+        total = ErrorCounts()
+        for errors in self.utterance_words:
+            total += errors
+        return total
 
     @property
     def wer(self) -> float:
@@ -54,7 +61,6 @@ def evaluate(model: ASRModel, manifest: str | Path, batch_size: int = 8, progres
     for entry, hyp in zip(entries, hyps):
         ref, _ = model.tokenizer.normalize(entry.text)
         we = word_errors(ref, hyp)
-        result.words += we
         result.utterance_words.append(we)
         result.chars += char_errors(ref, hyp)
         row = {"audio_filepath": entry.audio_filepath, "duration": entry.duration, "text": entry.text,

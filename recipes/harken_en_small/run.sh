@@ -83,6 +83,7 @@ choose() {  # choose RUN_DIR [MORE...]: its best or last checkpoint (or one of M
 }
 four="$wide/train_manifest.json,${data}_books/train_manifest.json,${data}_spell/train_manifest.json"
 four="$four,${data}_letters/train_manifest.json"  # phase 6's training corpora; phase 7 adds a fifth
+five="$four,${data}_chains/train_manifest.json"  # phase 7's; phase 10 adds a sixth, phase 12 a seventh
 
 if [ "$stage" -le 8 ]; then  # 8. phase 5b: 900 steps from phase 5's model on a spelling-heavier mix (no books
   # corpus), then the better of its best and last checkpoints by both validation sets pooled
@@ -107,7 +108,7 @@ if [ "$stage" -le 11 ]; then  # 11. phase 7: a fifth corpus whose simulated acce
   $harken data synth "${data}_chains" --train 24000 --val 200 --test 0 --seed 14 --jobs 2 \
     --text-file "$here/sentences_extra.txt" --sentence-share 0.3 --variety wide --spell-words 0.7 --chain-shifts 1.0 \
     --avoid-texts "$wide/test_manifest.json"
-  train "$exp/phase7" "$four,${data}_chains/train_manifest.json" "$val_pooled" \
+  train "$exp/phase7" "$five" "$val_pooled" \
     init_from="$exp/phase6/selected.nemo" "${grown[@]}" model.optim.lr=0.0008 model.optim.sched.warmup_steps=200 \
     trainer.max_steps=7000
 fi
@@ -116,7 +117,6 @@ if [ "$stage" -le 12 ]; then  # 12. phase 7's model: its best or last checkpoint
   choose "$exp/phase7"
 fi
 
-five="$four,${data}_chains/train_manifest.json"  # phase 7's corpora; phase 10 adds a sixth, phase 12 a seventh
 more_corpus() {  # more_corpus DIR SEED SENTENCE_SHARE: 60,000 utterances from sentences_more.txt, avoiding every
   # test and validation text
   $harken data synth "$1" --train 60000 --val 200 --test 0 --seed "$2" --jobs 2 --text-file "$here/sentences_more.txt" \
