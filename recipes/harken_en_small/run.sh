@@ -5,6 +5,7 @@
 #
 #   bash recipes/harken_en_small/run.sh [DATA_DIR] [EXP_DIR]     # defaults: data/harken_en_small exp/harken_en_small
 #   STAGE=4 bash recipes/harken_en_small/run.sh ...              # start at a stage (3, 4, 5, 7, 8, 9, 11, 13, 15 train)
+#   HARKEN=echo PYTHON=echo bash recipes/harken_en_small/run.sh ... # print the commands instead of running them
 #
 # Every stage can be re-run: synthesis and training continue where they stopped.
 set -euo pipefail
