@@ -5,7 +5,7 @@
 #
 #   bash recipes/harken_en_small/run.sh [DATA_DIR] [EXP_DIR]     # defaults: data/harken_en_small exp/harken_en_small
 #   STAGE=4 bash recipes/harken_en_small/run.sh ...              # start at a stage (3, 4, 5, 7, 8, 9, 11, 13, 15 train)
-#   HARKEN=echo PYTHON=echo bash recipes/harken_en_small/run.sh ... # print the commands instead of running them
+#   DRY_RUN=1 bash recipes/harken_en_small/run.sh ...            # print every command, run and write nothing
 #
 # Every stage can be re-run: synthesis and training continue where they stopped.
 set -euo pipefail
@@ -13,8 +13,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 data=${1:-data/harken_en_small}
 exp=${2:-exp/harken_en_small}
 stage=${STAGE:-1}
-harken=${HARKEN:-harken}
-python=${PYTHON:-python}
+dry=${DRY_RUN:+echo}  # a prefix on every command that acts: echo prints it instead
+harken="$dry ${HARKEN:-harken}"
+python="$dry ${PYTHON:-python}"
 
 if [ "$stage" -le 1 ]; then  # 1. corpus: 36k training utterances, half AN4-style, half book sentences, 50 voices
   $harken data synth "$data" --train 36000 --val 400 --test 1200 --seed 7 --jobs 2 \
@@ -170,7 +171,7 @@ fi
 
 if [ "$stage" -le 19 ]; then  # 19. speed on 2 threads, then the model becomes harken's bundled default
   $python bench/bench_speed.py --model "$final/selected.nemo"        # a row in bench/RESULTS.md
-  cp "$final/selected.nemo" harken/pretrained/models/harken_en_small.nemo
+  $dry cp "$final/selected.nemo" harken/pretrained/models/harken_en_small.nemo
 fi
 
 if [ "$stage" -le 20 ]; then  # 20. a word 3-gram LM for beam search: the book texts and every training transcript,
@@ -183,7 +184,8 @@ fi
 if [ "$stage" -le 21 ]; then  # 21. LM weight and word bonus by validation, then every test set with beam search + LM
   $python "$here/tune_lm.py" --model "$final/selected.nemo" --lm "$exp/lm/3gram.arpa" \
     --manifests "${data}_books/val_manifest.json" "${data}_val_an4/val_manifest.json" --out "$exp/lm/best_pair.txt"
-  read -ra pair < "$exp/lm/best_pair.txt"   # --alpha A --beta B
+  pair=(--alpha A --beta B)  # what the file holds; a dry run has none to read
+  [ -n "$dry" ] || read -ra pair < "$exp/lm/best_pair.txt"
   $python "$here/evaluate_all.py" --model "$final/selected.nemo" --data "$data" --out "$final/results_lm.md" \
     --lm "$exp/lm/3gram.arpa" "${pair[@]}"
 fi
