@@ -10,11 +10,18 @@
         pg3261.txt pg33.txt pg35.txt pg36.txt pg421.txt pg45.txt pg46.txt pg514.txt pg55.txt pg550.txt \
         pg558.txt pg73.txt pg730.txt pg74.txt pg76.txt pg768.txt pg910.txt \
         --out recipes/harken_en_small/sentences_more.txt
+    python recipes/harken_en_small/make_sentences.py pg60.txt pg62.txt pg78.txt pg95.txt pg107.txt pg108.txt \
+        pg122.txt pg139.txt pg145.txt pg153.txt pg154.txt pg155.txt pg217.txt pg244.txt pg245.txt pg284.txt \
+        pg394.txt pg507.txt pg541.txt pg543.txt pg583.txt pg599.txt pg766.txt pg767.txt pg786.txt pg834.txt \
+        pg883.txt pg963.txt pg969.txt pg1023.txt pg1074.txt pg1156.txt pg1399.txt pg2084.txt pg2226.txt \
+        pg2554.txt pg2641.txt pg2814.txt pg2946.txt pg3176.txt pg3177.txt pg3409.txt pg4276.txt pg5658.txt \
+        --out recipes/harken_en_small/sentences_fourth.txt
 
 Keeps the book text between Gutenberg's START/END markers (the licence is not part of the book), joins
 paragraph lines, splits at sentence ends and at ; : (long literary sentences are too long to speak in one
 breath), writes them out as spoken (`normalize_sentence`) and keeps 3-14 words. The outputs are committed
-(`sentences.txt`, `sentences_extra.txt`, `sentences_more.txt`), so the recipe does not need the books.
+(`sentences.txt`, `sentences_extra.txt`, `sentences_more.txt`, `sentences_fourth.txt`), so the recipe does not
+need the books. The books come from the GITenberg repositories on GitHub (`<ID>-0.txt`, else `<ID>.txt`).
 """
 
 from __future__ import annotations
