@@ -11,7 +11,7 @@ reference and hypothesis per line for reading the errors.
 from __future__ import annotations
 
 import argparse
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import torch
@@ -32,13 +32,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model = harken.load(args.model)
     result = evaluate(model, args.manifest)
-    rows = result.predictions  # manifest rows (with `kind`) and `pred_text`
-    groups = [str(row.get(args.by, "?")).split("+")[0] for row in rows]
+    rows = result.predictions  # manifest rows (with `kind` and `voice`) and `pred_text`
+    groups = [str(row.get(args.by, "?")) for row in rows]
+    if args.by == "voice":  # "en-gb-x-gbclan+m6" -> "en-gb-x-gbclan": the accent, not the variant
+        groups = [g.split("+")[0] for g in groups]
     by_group: dict[str, ErrorCounts] = defaultdict(ErrorCounts)
-    counts: dict[str, int] = defaultdict(int)
     for group, errors in zip(groups, result.utterance_words):
         by_group[group] += errors
-        counts[group] += 1
+    counts = Counter(groups)
     for group in sorted(by_group):
         print(f"{group:20s} {counts[group]:5d} utterances  WER {100 * by_group[group].rate:6.2f}%")
     if args.out:
