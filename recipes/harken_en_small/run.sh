@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# harken_en_small from nothing: corpora -> nine training phases (resumable; RESULTS.md calls them 1, 2, 3, 5, 5b, 6, 7,
-# 10, 12, phases 4, 8, 9 and 11 being experiments that were not kept) -> choice of checkpoint -> degraded test sets ->
+# harken_en_small from nothing: corpora -> eleven training phases (resumable; RESULTS.md calls them 1, 2, 3, 5, 5b, 6,
+# 7, 10, 12, 14, 15, phases 4, 8, 9, 11 and 13 being experiments that were not kept) -> choice of checkpoint -> degraded test sets ->
 # results -> packaged model -> a word n-gram LM for beam search, tuned on validation, and results with it.
 #
 #   bash recipes/harken_en_small/run.sh [DATA_DIR] [EXP_DIR]     # defaults: data/harken_en_small exp/harken_en_small
-#   STAGE=4 bash recipes/harken_en_small/run.sh ...              # start at a stage (3, 4, 5, 7, 8, 9, 11, 13, 15 train)
+#   STAGE=4 bash recipes/harken_en_small/run.sh ...              # start at a stage (3, 4, 5, 7, 8, 9, 11, 13, 15, 17, 19 train)
 #   DRY_RUN=1 bash recipes/harken_en_small/run.sh ...            # print every command, run and write nothing
 #
 # Every stage can be re-run: synthesis and training continue where they stopped.
@@ -78,9 +78,10 @@ fi
 
 val_sets=("$wide/val_manifest.json" "${data}_val_an4/val_manifest.json")  # pooled: letter-spelled names included
 val_pooled="${val_sets[0]},${val_sets[1]}"
-choose() {  # choose RUN_DIR [MORE...]: its best or last checkpoint (or one of MORE), by both validation sets pooled
+chooser=("${val_sets[@]}")  # phase 15 adds the books validation set and its reverberant copy
+choose() {  # choose RUN_DIR [MORE...]: its best or last checkpoint (or one of MORE), by the sets in $chooser pooled
   local run=$1; shift  # -> RUN_DIR/selected.nemo
-  $python "$here/select_checkpoint.py" --out "$run/selected.nemo" --manifests "${val_sets[@]}" \
+  $python "$here/select_checkpoint.py" --out "$run/selected.nemo" --manifests "${chooser[@]}" \
     --candidates "$@" "$run"/checkpoints/{best,last}.ckpt
 }
 four="$wide/train_manifest.json,${data}_books/train_manifest.json,${data}_spell/train_manifest.json"
@@ -148,13 +149,53 @@ if [ "$stage" -le 15 ]; then  # 15. phase 12: a seventh corpus from the same sen
     trainer.max_steps=5000 +model.train_ds.seed=12
 fi
 
-final="$exp/phase12"
-if [ "$stage" -le 16 ]; then  # 16. the final model: phase 12's best or last checkpoint or phase 10's model, by both
+if [ "$stage" -le 16 ]; then  # 16. phase 12's model: its best or last checkpoint or phase 10's model, by both
   # validation sets pooled
-  choose "$final" "$exp/phase10/selected.nemo"
+  choose "$exp/phase12" "$exp/phase10/selected.nemo"
 fi
 
-if [ "$stage" -le 17 ]; then  # 17. degraded copies of both test sets
+ten="$five,${data}_more/train_manifest.json,${data}_more2/train_manifest.json"
+for c in wide2 spell3 fourth; do ten="$ten,${data}_$c/train_manifest.json"; done  # phases 14 and 15's ten corpora
+if [ "$stage" -le 17 ]; then  # 17. phase 14: three more corpora (the wide corpus's book sentences in new audio; a
+  # mostly spelled one; 44 more books' sentences, sentences_fourth.txt), then from phase 12's model 3,000 steps on all
+  # ten with a new data order
+  avoid3=("$wide/test_manifest.json" "$wide/val_manifest.json" "${val_sets[1]}")
+  $harken data synth "${data}_wide2" --train 60000 --val 200 --test 0 --seed 18 --jobs 2 --text-file "$here/sentences.txt" \
+    --sentence-share 0.5 --variety wide --spell-words 0.7 --chain-shifts 0.5 --avoid-texts "${avoid3[@]}"
+  $harken data synth "${data}_spell3" --train 40000 --val 200 --test 0 --seed 19 --jobs 2 \
+    --text-file "$here/sentences_more.txt" --sentence-share 0.3 --variety wide --spell-words 0.7 --chain-shifts 0.5 \
+    --avoid-texts "${avoid3[@]}"
+  $harken data synth "${data}_fourth" --train 60000 --val 200 --test 0 --seed 20 --jobs 2 \
+    --text-file "$here/sentences_fourth.txt" --sentence-share 0.7 --variety wide --spell-words 0.7 --chain-shifts 0.5 \
+    --avoid-texts "$wide/test_manifest.json" "$wide/val_manifest.json" "${data}_books/val_manifest.json" "${val_sets[1]}"
+  train "$exp/phase14" "$ten" "$val_pooled" \
+    init_from="$exp/phase12/selected.nemo" "${grown[@]}" model.optim.lr=0.0005 model.optim.sched.warmup_steps=200 \
+    trainer.max_steps=3000 +model.train_ds.seed=14
+fi
+
+if [ "$stage" -le 18 ]; then  # 18. phase 14's model: its best or last checkpoint or phase 12's model, by both
+  # validation sets pooled
+  choose "$exp/phase14" "$exp/phase12/selected.nemo"
+fi
+
+books_val="${data}_books/val_manifest.json"
+chooser4=("${val_sets[@]}" "$books_val" "${data}_books/val_reverb/manifest.json")  # reverberant sentences, seen
+if [ "$stage" -le 19 ]; then  # 19. phase 15: from phase 14's model a whole pass over the ten corpora (13,375 steps),
+  # validated on four sets: the two pooled ones, the books validation set and a reverberant copy of it
+  $harken data perturb "$books_val" "${data}_books/val_reverb" --spec "{reverb: {min_rt60: 0.4, max_rt60: 0.6}}"
+  train "$exp/phase15" "$ten" "$val_pooled,$books_val,${chooser4[3]}" \
+    init_from="$exp/phase14/selected.nemo" "${grown[@]}" model.optim.lr=0.0008 model.optim.sched.warmup_steps=300 \
+    trainer.max_steps=13375 +model.train_ds.seed=15
+fi
+
+final="$exp/phase15"
+if [ "$stage" -le 20 ]; then  # 20. the final model: phase 15's best or last checkpoint or phase 12's model (v7), by
+  # the four validation sets pooled
+  chooser=("${chooser4[@]}")
+  choose "$final" "$exp/phase12/selected.nemo"
+fi
+
+if [ "$stage" -le 21 ]; then  # 21. degraded copies of both test sets
   for set in spelled sentences; do
     m="$data/test_$set.json"
     $harken data perturb "$m" "$data/test_${set}_noise10" --spec "{white_noise: {min_snr_db: 10, max_snr_db: 10}}"
@@ -165,23 +206,23 @@ if [ "$stage" -le 17 ]; then  # 17. degraded copies of both test sets
   done
 fi
 
-if [ "$stage" -le 18 ]; then  # 18. WER/CER on every test set, written to results.md
+if [ "$stage" -le 22 ]; then  # 22. WER/CER on every test set, written to results.md
   $python "$here/evaluate_all.py" --model "$final/selected.nemo" --data "$data" --out "$final/results.md"
 fi
 
-if [ "$stage" -le 19 ]; then  # 19. speed on 2 threads, then the model becomes harken's bundled default
+if [ "$stage" -le 23 ]; then  # 23. speed on 2 threads, then the model becomes harken's bundled default
   $python bench/bench_speed.py --model "$final/selected.nemo"        # a row in bench/RESULTS.md
   $dry cp "$final/selected.nemo" harken/pretrained/models/harken_en_small.nemo
 fi
 
-if [ "$stage" -le 20 ]; then  # 20. a word 3-gram LM for beam search: the book texts and every training transcript,
+if [ "$stage" -le 24 ]; then  # 24. a word 3-gram LM for beam search: the book texts and every training transcript,
   # without the test sentences and the books validation set (tuning must not see its own sentences)
   IFS=, read -ra transcripts <<< "$five"
   $harken lm build "$here/sentences.txt" "$here/sentences_extra.txt" --order 3 --out "$exp/lm/3gram.arpa" \
     "${transcripts[@]/#/--manifest=}" --exclude "$wide/test_manifest.json" --exclude "${data}_books/val_manifest.json"
 fi
 
-if [ "$stage" -le 21 ]; then  # 21. LM weight and word bonus by validation, then every test set with beam search + LM
+if [ "$stage" -le 25 ]; then  # 25. LM weight and word bonus by validation, then every test set with beam search + LM
   $python "$here/tune_lm.py" --model "$final/selected.nemo" --lm "$exp/lm/3gram.arpa" \
     --manifests "${data}_books/val_manifest.json" "${data}_val_an4/val_manifest.json" --out "$exp/lm/best_pair.txt"
   pair=(--alpha A --beta B)  # what the file holds; a dry run has none to read
