@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # harken_en_small from nothing: corpora -> eleven training phases (resumable; RESULTS.md calls them 1, 2, 3, 5, 5b, 6,
-# 7, 10, 12, 14, 15, phases 4, 8, 9, 11 and 13 being experiments that were not kept) -> choice of checkpoint -> degraded test sets ->
-# results -> packaged model -> a word n-gram LM for beam search, tuned on validation, and results with it.
+# 7, 10, 12, 14, 15, phases 4, 8, 9, 11 and 13 being experiments that were not kept) -> choice of checkpoint ->
+# degraded test sets -> results -> packaged model -> a word n-gram LM for beam search, tuned on validation, and
+# results with it.
 #
 #   bash recipes/harken_en_small/run.sh [DATA_DIR] [EXP_DIR]     # defaults: data/harken_en_small exp/harken_en_small
 #   STAGE=4 bash recipes/harken_en_small/run.sh ...              # start at a stage (3, 4, 5, 7, 8, 9, 11, 13, 15, 17, 19 train)
@@ -179,11 +180,12 @@ if [ "$stage" -le 18 ]; then  # 18. phase 14's model: its best or last checkpoin
 fi
 
 books_val="${data}_books/val_manifest.json"
-chooser4=("${val_sets[@]}" "$books_val" "${data}_books/val_reverb/manifest.json")  # reverberant sentences, seen
+books_reverb="${data}_books/val_reverb/manifest.json"  # so that validation sees reverberant sentences
+chooser4=("${val_sets[@]}" "$books_val" "$books_reverb")
 if [ "$stage" -le 19 ]; then  # 19. phase 15: from phase 14's model a whole pass over the ten corpora (13,375 steps),
   # validated on four sets: the two pooled ones, the books validation set and a reverberant copy of it
-  $harken data perturb "$books_val" "${data}_books/val_reverb" --spec "{reverb: {min_rt60: 0.4, max_rt60: 0.6}}"
-  train "$exp/phase15" "$ten" "$val_pooled,$books_val,${chooser4[3]}" \
+  $harken data perturb "$books_val" "$(dirname "$books_reverb")" --spec "{reverb: {min_rt60: 0.4, max_rt60: 0.6}}"
+  train "$exp/phase15" "$ten" "$val_pooled,$books_val,$books_reverb" \
     init_from="$exp/phase14/selected.nemo" "${grown[@]}" model.optim.lr=0.0008 model.optim.sched.warmup_steps=300 \
     trainer.max_steps=13375 +model.train_ds.seed=15
 fi
