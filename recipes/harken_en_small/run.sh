@@ -121,17 +121,19 @@ if [ "$stage" -le 12 ]; then  # 12. phase 7's model: its best or last checkpoint
   choose "$exp/phase7"
 fi
 
-more_corpus() {  # more_corpus DIR SEED SENTENCE_SHARE: 60,000 utterances from sentences_more.txt, avoiding every
-  # test and validation text
-  $harken data synth "$1" --train 60000 --val 200 --test 0 --seed "$2" --jobs 2 --text-file "$here/sentences_more.txt" \
-    --sentence-share "$3" --variety wide --spell-words 0.7 --chain-shifts 0.5 --avoid-texts "$wide/test_manifest.json" \
-    "$wide/val_manifest.json" "${data}_books/val_manifest.json" "${val_sets[1]}"
+wide_corpus() {  # wide_corpus DIR SEED SENTENCE_SHARE TEXT_FILE N_TRAIN AVOID...: the later corpora's recipe (wide
+  # variety, 70% of spelled items spelling book words, half the simulated accents chain-shifted), no AVOID text said
+  local dir=$1 seed=$2 share=$3 text=$4 n_train=$5; shift 5
+  $harken data synth "$dir" --train "$n_train" --val 200 --test 0 --seed "$seed" --jobs 2 --text-file "$here/$text" \
+    --sentence-share "$share" --variety wide --spell-words 0.7 --chain-shifts 0.5 --avoid-texts "$@"
 }
+books_val="${data}_books/val_manifest.json"
+avoid_all=("$wide/test_manifest.json" "$wide/val_manifest.json" "$books_val" "${val_sets[1]}")  # every test and val text
 
 if [ "$stage" -le 13 ]; then  # 13. phase 10: a sixth corpus speaking three times as many distinct book sentences
   # (sentences_more.txt), avoiding every test and validation text, then from phase 7's model 6,500 steps on all six
   # (RESULTS: the run was planned for 10,000 and shortened to 6,500 when it resumed from step 1,250)
-  more_corpus "${data}_more" 15 0.8
+  wide_corpus "${data}_more" 15 0.8 sentences_more.txt 60000 "${avoid_all[@]}"
   train "$exp/phase10" "$five,${data}_more/train_manifest.json" "$val_pooled" \
     init_from="$exp/phase7/selected.nemo" "${grown[@]}" model.optim.lr=0.0008 model.optim.sched.warmup_steps=200 \
     trainer.max_steps=6500
@@ -144,7 +146,7 @@ fi
 if [ "$stage" -le 15 ]; then  # 15. phase 12: a seventh corpus from the same sentences, half of it spelled items
   # (to give back some of the spelled share the sixth took), then from phase 10's model 5,000 steps on all seven
   # with a new data order (RESULTS: planned for 6,500, shortened to 5,000 when it resumed from step 500)
-  more_corpus "${data}_more2" 16 0.5
+  wide_corpus "${data}_more2" 16 0.5 sentences_more.txt 60000 "${avoid_all[@]}"
   train "$exp/phase12" "$five,${data}_more/train_manifest.json,${data}_more2/train_manifest.json" "$val_pooled" \
     init_from="$exp/phase10/selected.nemo" "${grown[@]}" model.optim.lr=0.0006 model.optim.sched.warmup_steps=200 \
     trainer.max_steps=5000 +model.train_ds.seed=12
@@ -161,14 +163,9 @@ if [ "$stage" -le 17 ]; then  # 17. phase 14: three more corpora (the wide corpu
   # mostly spelled one; 44 more books' sentences, sentences_fourth.txt), then from phase 12's model 3,000 steps on all
   # ten with a new data order
   avoid3=("$wide/test_manifest.json" "$wide/val_manifest.json" "${val_sets[1]}")
-  $harken data synth "${data}_wide2" --train 60000 --val 200 --test 0 --seed 18 --jobs 2 --text-file "$here/sentences.txt" \
-    --sentence-share 0.5 --variety wide --spell-words 0.7 --chain-shifts 0.5 --avoid-texts "${avoid3[@]}"
-  $harken data synth "${data}_spell3" --train 40000 --val 200 --test 0 --seed 19 --jobs 2 \
-    --text-file "$here/sentences_more.txt" --sentence-share 0.3 --variety wide --spell-words 0.7 --chain-shifts 0.5 \
-    --avoid-texts "${avoid3[@]}"
-  $harken data synth "${data}_fourth" --train 60000 --val 200 --test 0 --seed 20 --jobs 2 \
-    --text-file "$here/sentences_fourth.txt" --sentence-share 0.7 --variety wide --spell-words 0.7 --chain-shifts 0.5 \
-    --avoid-texts "$wide/test_manifest.json" "$wide/val_manifest.json" "${data}_books/val_manifest.json" "${val_sets[1]}"
+  wide_corpus "${data}_wide2" 18 0.5 sentences.txt 60000 "${avoid3[@]}"
+  wide_corpus "${data}_spell3" 19 0.3 sentences_more.txt 40000 "${avoid3[@]}"
+  wide_corpus "${data}_fourth" 20 0.7 sentences_fourth.txt 60000 "${avoid_all[@]}"
   train "$exp/phase14" "$ten" "$val_pooled" \
     init_from="$exp/phase12/selected.nemo" "${grown[@]}" model.optim.lr=0.0005 model.optim.sched.warmup_steps=200 \
     trainer.max_steps=3000 +model.train_ds.seed=14
@@ -179,9 +176,7 @@ if [ "$stage" -le 18 ]; then  # 18. phase 14's model: its best or last checkpoin
   choose "$exp/phase14" "$exp/phase12/selected.nemo"
 fi
 
-books_val="${data}_books/val_manifest.json"
 books_reverb="${data}_books/val_reverb/manifest.json"  # so that validation sees reverberant sentences
-chooser4=("${val_sets[@]}" "$books_val" "$books_reverb")
 if [ "$stage" -le 19 ]; then  # 19. phase 15: from phase 14's model a whole pass over the ten corpora (13,375 steps),
   # validated on four sets: the two pooled ones, the books validation set and a reverberant copy of it
   $harken data perturb "$books_val" "$(dirname "$books_reverb")" --spec "{reverb: {min_rt60: 0.4, max_rt60: 0.6}}"
@@ -193,7 +188,7 @@ fi
 final="$exp/phase15"
 if [ "$stage" -le 20 ]; then  # 20. the final model: phase 15's best or last checkpoint or phase 12's model (v7), by
   # the four validation sets pooled
-  chooser=("${chooser4[@]}")
+  chooser+=("$books_val" "$books_reverb")
   choose "$final" "$exp/phase12/selected.nemo"
 fi
 
