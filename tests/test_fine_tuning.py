@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 import torch
 
 import harken
@@ -91,3 +92,34 @@ def test_grow_keeps_the_small_models_function(nemo_fixture):
     small_w = small.encoder.encoder[1].mconv[1].conv.weight
     assert torch.equal(wide_w[: small_w.shape[0], : small_w.shape[1]], small_w)
     assert wide_w[small_w.shape[0]:].abs().sum() > 0
+
+
+
+def test_average_is_the_mean_of_the_weights_and_refuses_other_models(nemo_fixture, tmp_path):
+    from harken.cli.main import main
+    from harken.training.averaging import average_models
+
+    fixture = str(nemo_fixture("quartznet_tiny") / "model.nemo")
+    paths, states = [], []
+    for seed in (0, 1, 2):  # three "checkpoints": the fixture's weights, each moved by its own noise
+        torch.manual_seed(seed)
+        model = harken.load(fixture)
+        with torch.no_grad():
+            for tensor in model.state_dict().values():
+                tensor.add_(torch.randn_like(tensor) * 0.1) if tensor.is_floating_point() else tensor.fill_(seed)
+        paths.append(tmp_path / f"m{seed}.nemo")
+        model.save(paths[-1])
+        states.append(model.state_dict())
+    assert main(["average", *map(str, paths), "--out", str(tmp_path / "avg.nemo")]) == 0
+    averaged = harken.load(str(tmp_path / "avg.nemo")).state_dict()
+    assert any(not v.is_floating_point() for v in averaged.values())  # batch norm's counters: the last file's
+    for key, value in averaged.items():
+        expected = sum(s[key] for s in states) / 3 if value.is_floating_point() else states[-1][key]
+        torch.testing.assert_close(value, expected, msg=key)
+
+    other = harken.load(fixture)
+    cfg = other.export_config()
+    cfg["labels"] = cfg["decoder"]["vocabulary"] = list(reversed(cfg["labels"]))  # same shapes, other symbols
+    harken.ASRModel.from_config(cfg).save(tmp_path / "other.nemo")
+    with pytest.raises(ValueError, match="other.nemo is not the same model as .*m0.nemo"):
+        average_models([paths[0], tmp_path / "other.nemo"])

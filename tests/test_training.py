@@ -56,7 +56,11 @@ def test_resume_continues_step_count_and_sampler_position(espeak_corpus, tmp_pat
     cfg = tiny_config(espeak_corpus.manifests["train"], max_epochs=100, checkpoint_every_n_steps=3)
     cfg["model"]["train_ds"]["batch_size"] = 3
     straight, split = tmp_path / "straight", tmp_path / "split"
-    train({**cfg, "trainer": {**cfg["trainer"], "max_steps": 9}}, out=str(straight), progress=False)
+    train({**cfg, "trainer": {**cfg["trainer"], "max_steps": 9, "keep_checkpoint_every_n_steps": 3}},
+          out=str(straight), progress=False)
+    kept = sorted(p.name for p in (straight / "checkpoints").glob("step_*.ckpt"))
+    assert kept == ["step_3.ckpt", "step_6.ckpt", "step_9.ckpt"]  # kept for averaging, never overwritten
+    assert torch.load(straight / "checkpoints" / "step_6.ckpt", weights_only=True)["global_step"] == 6
     with pytest.raises(_Crash):
         train({**cfg, "trainer": {**cfg["trainer"], "max_steps": 9}}, out=str(split), progress=False,
               callbacks=[_CrashAtStep(6)])

@@ -8,6 +8,7 @@ import sys
 
 COMMANDS = {
     "train": ("harken.cli.train", "train a model from a NeMo-layout YAML config"),
+    "average": ("harken.cli.average", "average the weights of several checkpoints of one run into a .nemo"),
     "eval": ("harken.cli.evaluate", "WER/CER of a model on a manifest"),
     "transcribe": ("harken.cli.transcribe", "transcribe audio files or a manifest"),
     "data": ("harken.cli.data", "data tools: synth (espeak-ng corpus), check (validate a manifest)"),

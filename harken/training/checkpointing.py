@@ -5,7 +5,8 @@ into place, so a crash or a full disk mid-save leaves the previous `last.ckpt` i
 `weights_only=True`: checkpoints hold tensors and plain Python values only.
 
 `CheckpointPolicy` keeps `last.ckpt` (every N steps, after validation, at the end) and `best.ckpt`
-(lowest val_wer).
+(lowest val_wer), and, when asked, a `step_N.ckpt` every K steps that is never overwritten: the tail of a
+run to average (`harken average`).
 """
 
 from __future__ import annotations
@@ -38,12 +39,14 @@ class AtomicCheckpointIO(CheckpointIO):
 
 
 class CheckpointPolicy(pl.Callback):
-    def __init__(self, dirpath: str | Path, every_n_steps: int = 0, monitor: str = "val_wer"):
+    def __init__(self, dirpath: str | Path, every_n_steps: int = 0, monitor: str = "val_wer",
+                 keep_every_n_steps: int = 0):
         self.dirpath = Path(dirpath)
         self.every_n_steps = every_n_steps
+        self.keep_every_n_steps = keep_every_n_steps
         self.monitor = monitor
         self.best: float | None = None
-        self._saved_step = -1
+        self._saved_step = self._kept_step = -1
 
     @property
     def last_path(self) -> Path:
@@ -58,6 +61,10 @@ class CheckpointPolicy(pl.Callback):
         if self.every_n_steps and step % self.every_n_steps == 0 and step != self._saved_step:
             self._saved_step = step  # with gradient accumulation several batches share a step
             trainer.save_checkpoint(self.last_path, weights_only=False)
+        keep = self.keep_every_n_steps
+        if keep and step % keep == 0 and step != self._kept_step:
+            self._kept_step = step
+            trainer.save_checkpoint(self.dirpath / f"step_{step}.ckpt", weights_only=False)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:

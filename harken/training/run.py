@@ -49,7 +49,8 @@ def run_dir_for(cfg: dict, out: str | None) -> Path:
 
 def trainer_kwargs(cfg: dict) -> dict[str, Any]:
     section = dict(cfg.get("trainer") or {})
-    unknown = set(section) - TRAINER_KEYS - {"logger", "enable_checkpointing", "checkpoint_every_n_steps"}
+    ours = {"logger", "enable_checkpointing", "checkpoint_every_n_steps", "keep_checkpoint_every_n_steps"}
+    unknown = set(section) - TRAINER_KEYS - ours
     if unknown:
         log.warning("ignoring trainer keys harken does not use: %s", sorted(unknown))
     kw = {k: v for k, v in section.items() if k in TRAINER_KEYS}
@@ -76,8 +77,9 @@ def train(cfg: dict, out: str | None = None, resume: bool = False, progress: boo
     if init and not resume:  # a resumed run already has its weights in the checkpoint
         initialize_from(model, **init)
     task = CTCTask(model)
-    every = int((cfg.get("trainer") or {}).get("checkpoint_every_n_steps", 0) or 0)
-    policy = CheckpointPolicy(ckpt_dir, every_n_steps=every)
+    section = cfg.get("trainer") or {}
+    policy = CheckpointPolicy(ckpt_dir, every_n_steps=int(section.get("checkpoint_every_n_steps", 0) or 0),
+                              keep_every_n_steps=int(section.get("keep_checkpoint_every_n_steps", 0) or 0))
     loggers: list = [pl.loggers.CSVLogger(run_dir / "logs", name="csv")]
     if importlib.util.find_spec("tensorboard") is not None:
         loggers.append(pl.loggers.TensorBoardLogger(run_dir / "logs", name="tensorboard"))

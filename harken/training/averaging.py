@@ -1,0 +1,45 @@
+"""Average the weights of several checkpoints of one run into one model (icefall's `--avg`, NeMo's
+checkpoint-averaging script).
+
+Why: checkpoints a few thousand steps apart late in a cosine schedule sit on different sides of the same
+valley, and their mean often scores better than any one of them. Floating-point tensors, batch-norm
+statistics included, are averaged in float64; integer ones (batches tracked) are taken from the last file.
+Only models of one architecture and vocabulary can be averaged; anything else is refused by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from torch import nn
+
+from harken.models.loading import load_model
+
+
+def architecture(model: nn.Module) -> dict:
+    """What must agree for a mean of weights to mean anything: the class, the network, the output symbols."""
+    cfg = getattr(model, "cfg", {}) or {}
+    return {"class": type(model).__name__, **{key: cfg.get(key) for key in ("encoder", "decoder", "labels")}}
+
+
+def average_models(paths: Sequence[str | Path]) -> nn.Module:
+    """The first checkpoint's model carrying the mean of all the checkpoints' weights (`.ckpt` or `.nemo`)."""
+    if not paths:
+        raise ValueError("average: give at least one checkpoint")
+    model = load_model(paths[0])
+    first = model.state_dict()
+    total = {key: value.double() if value.is_floating_point() else value.clone() for key, value in first.items()}
+    for path in paths[1:]:
+        other_model = load_model(path)
+        other = other_model.state_dict()
+        differs = [key for key in total if key not in other or other[key].shape != first[key].shape]
+        differs += [key for key in other if key not in total]
+        if differs or architecture(other_model) != architecture(model):
+            what = f"tensors {differs[:3]}" if differs else "configs (encoder, decoder or vocabulary)"
+            raise ValueError(f"average: {path} is not the same model as {paths[0]}: their {what} differ")
+        for key, value in other.items():
+            total[key] = total[key] + value.double() if value.is_floating_point() else value.clone()
+    model.load_state_dict({key: (value / len(paths)).to(first[key].dtype) if first[key].is_floating_point()
+                           else value for key, value in total.items()})
+    return model
