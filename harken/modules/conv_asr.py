@@ -148,4 +148,5 @@ class ConvASRDecoder(TypedModule):
         return self.num_classes_with_blank - 1
 
     def forward(self, encoder_output: torch.Tensor) -> torch.Tensor:
-        return torch.log_softmax(self.decoder_layers(encoder_output).transpose(1, 2), dim=-1)
+        logits = self.decoder_layers(encoder_output).transpose(1, 2)
+        return torch.log_softmax(logits.float(), dim=-1)  # float32 under mixed precision too: CTC needs it
