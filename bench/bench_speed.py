@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_speed.py [--threads 2] [--repeats 5] [--table bench/RESULTS.md]
         [--nemo-python ~/.venvs/nemo/bin/python]   # also run NeMo's own tasks, alternating, in one run
+        [--precision bf16]   # every task under bf16 autocast, as `trainer.precision=bf16-mixed` trains
 
 RTFx = seconds of audio per wall-clock second; inference at batch 1 and 8 on 10 s utterances
 (mel front end + encoder + decoder + greedy decode), training at batch 8 x 5 s (forward with
@@ -12,6 +13,7 @@ side's `bench_nemo.py`, which this script runs for NeMo). Appends rows with the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import statistics
@@ -41,19 +43,19 @@ def timed(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def inference_rtfx(model: ASRModel, batch: int, seconds: float, repeats: int) -> float:
+def inference_rtfx(model: ASRModel, batch: int, seconds: float, repeats: int, precision=contextlib.nullcontext):
     audio = torch.randn(batch, int(seconds * SR)) * 0.1
     lengths = torch.full((batch,), audio.shape[1])
 
     def run():
-        with inference_mode(model):
+        with inference_mode(model), precision():
             log_probs, enc_len, _ = model(audio, lengths, pad_to=0)
             model.decode(log_probs, enc_len)
 
     return batch * seconds / timed(run, repeats)
 
 
-def training_rate(model: ASRModel, batch: int, seconds: float, repeats: int) -> float:
+def training_rate(model: ASRModel, batch: int, seconds: float, repeats: int, precision=contextlib.nullcontext):
     audio = torch.randn(batch, int(seconds * SR)) * 0.1
     lengths = torch.full((batch,), audio.shape[1])
     tokens = torch.randint(1, len(model.labels), (batch, 40))
@@ -62,7 +64,8 @@ def training_rate(model: ASRModel, batch: int, seconds: float, repeats: int) -> 
     model.train()
 
     def step():
-        log_probs, enc_len, _ = model(audio, lengths)
+        with precision():
+            log_probs, enc_len, _ = model(audio, lengths)
         loss = model.ctc_loss(log_probs, enc_len, tokens, token_len)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -78,6 +81,7 @@ def main() -> None:
     p.add_argument("--config", default="quartznet_5x5")
     p.add_argument("--model", help="a trained .nemo instead of a config with random weights")
     p.add_argument("--table", default=str(Path(__file__).parent / "RESULTS.md"))
+    p.add_argument("--precision", choices=["32", "bf16"], default="32", help="bf16: under torch.autocast")
     p.add_argument("--nemo-python", help="python of a NeMo 3.0 venv: measure NeMo's same tasks in this run")
     p.add_argument("--nemo-bench", default=str(Path(__file__).resolve().parents[2] / "shared/anchors/bench_nemo.py"))
     args = p.parse_args()
@@ -85,14 +89,20 @@ def main() -> None:
     torch.manual_seed(0)
     set_type_checking(False)  # the default at run time
     model = ASRModel.load(args.model) if args.model else ASRModel.from_config(load_named_config(args.config))
-    what = Path(args.model).name if args.model else args.config
-    tasks = [("RTFx b=1 (10 s)", lambda: inference_rtfx(model, 1, 10.0, args.repeats), ["infer", "1", "10"]),
-             ("RTFx b=8 (10 s)", lambda: inference_rtfx(model, 8, 10.0, args.repeats), ["infer", "8", "10"]),
-             ("train audio-s/s (8 x 5 s)", lambda: training_rate(model, 8, 5.0, args.repeats), ["train", "8", "5"])]
+    bf16 = args.precision == "bf16"
+    what = (Path(args.model).name if args.model else args.config) + (", bf16 autocast" if bf16 else "")
+
+    def amp():
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+
+    tasks = [("RTFx b=1 (10 s)", lambda: inference_rtfx(model, 1, 10.0, args.repeats, amp), ["infer", "1", "10"]),
+             ("RTFx b=8 (10 s)", lambda: inference_rtfx(model, 8, 10.0, args.repeats, amp), ["infer", "8", "10"]),
+             ("train audio-s/s (8 x 5 s)", lambda: training_rate(model, 8, 5.0, args.repeats, amp),
+              ["train", "8", "5"])]
     ours, theirs = {}, {}
     for name, run, (task, batch, seconds) in tasks:  # alternate harken and NeMo task by task
         ours[name] = run()
-        if args.nemo_python:
+        if args.nemo_python and args.precision == "32":
             theirs[name] = nemo_task(args, task, batch, seconds)
         print(f"{name:28s} harken {ours[name]:8.1f}" + (f"   NeMo {theirs[name]:8.1f}" if theirs else ""))
     command = "python " + " ".join(["bench/bench_speed.py", *sys.argv[1:]])
