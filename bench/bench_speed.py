@@ -102,7 +102,7 @@ def main() -> None:
     ours, theirs = {}, {}
     for name, run, (task, batch, seconds) in tasks:  # alternate harken and NeMo task by task
         ours[name] = run()
-        if args.nemo_python and args.precision == "32":
+        if args.nemo_python and not bf16:  # NeMo's bench script runs float32 only
             theirs[name] = nemo_task(args, task, batch, seconds)
         print(f"{name:28s} harken {ours[name]:8.1f}" + (f"   NeMo {theirs[name]:8.1f}" if theirs else ""))
     command = "python " + " ".join(["bench/bench_speed.py", *sys.argv[1:]])

@@ -18,6 +18,7 @@ import torch
 
 import harken
 from harken.audio.io import load_audio
+from harken.data.dataset import collate_audio_text
 from harken.data.manifest import read_manifest
 
 
@@ -41,13 +42,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model = harken.load(args.model).train()
     rows = random.Random(1).sample(read_manifest(args.manifest), args.utterances)
-    waves = [torch.from_numpy(load_audio(r.audio_filepath, model.sample_rate)) for r in rows]
-    audio = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)
-    lengths = torch.tensor([len(w) for w in waves])
-    tokens = [torch.tensor(model.tokenizer.encode(r.text)) for r in rows]
-    targets = torch.nn.utils.rnn.pad_sequence(tokens, batch_first=True)
-    target_lengths = torch.tensor([len(t) for t in tokens])
-    batch = (audio, lengths, targets, target_lengths)
+    batch = collate_audio_text([(torch.from_numpy(load_audio(r.audio_filepath, model.sample_rate)),
+                                 torch.tensor(model.tokenizer.encode(r.text))) for r in rows])
     loss32, g32 = gradient(model, *batch, seed=0, bf16=False)
     loss16, g16 = gradient(model, *batch, seed=0, bf16=True)
     _, g32b = gradient(model, *batch, seed=1, bf16=False)

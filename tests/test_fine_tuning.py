@@ -94,7 +94,6 @@ def test_grow_keeps_the_small_models_function(nemo_fixture):
     assert wide_w[small_w.shape[0]:].abs().sum() > 0
 
 
-
 def test_average_is_the_mean_of_the_weights_and_refuses_other_models(nemo_fixture, tmp_path):
     from harken.cli.main import main
     from harken.training.averaging import average_models

@@ -61,4 +61,5 @@ class MultiLayerPerceptron(TypedModule):
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         for i in range(self.n_layers):
             hidden_states = getattr(self, f"layer{i}")(hidden_states)
-        return torch.log_softmax(hidden_states, dim=-1) if self.log_softmax else hidden_states
+        # float32 under mixed precision, as the CTC head: the loss needs precise log-probabilities
+        return torch.log_softmax(hidden_states.float(), dim=-1) if self.log_softmax else hidden_states

@@ -18,9 +18,11 @@ from harken.models.loading import load_model
 
 
 def architecture(model: nn.Module) -> dict:
-    """What must agree for a mean of weights to mean anything: the class, the network, the output symbols."""
+    """What must agree for a mean of weights to mean anything: the class, the network, the output symbols.
+    Equal here means equal tensor names and shapes too (`load_model` has checked each file against its config)."""
     cfg = getattr(model, "cfg", {}) or {}
-    return {"class": type(model).__name__, **{key: cfg.get(key) for key in ("encoder", "decoder", "labels")}}
+    return {"class": type(model).__name__,
+            **{key: cfg.get(key) for key in ("preprocessor", "encoder", "decoder", "labels")}}
 
 
 def average_models(paths: Sequence[str | Path]) -> nn.Module:
@@ -31,14 +33,11 @@ def average_models(paths: Sequence[str | Path]) -> nn.Module:
     first = model.state_dict()
     total = {key: value.double() if value.is_floating_point() else value.clone() for key, value in first.items()}
     for path in paths[1:]:
-        other_model = load_model(path)
-        other = other_model.state_dict()
-        differs = [key for key in total if key not in other or other[key].shape != first[key].shape]
-        differs += [key for key in other if key not in total]
-        if differs or architecture(other_model) != architecture(model):
-            what = f"tensors {differs[:3]}" if differs else "configs (encoder, decoder or vocabulary)"
-            raise ValueError(f"average: {path} is not the same model as {paths[0]}: their {what} differ")
-        for key, value in other.items():
+        other = load_model(path)
+        if architecture(other) != architecture(model):
+            raise ValueError(f"average: {path} is not the same model as {paths[0]}: their configs (front end, "
+                             "encoder, decoder or vocabulary) differ")
+        for key, value in other.state_dict().items():
             total[key] = total[key] + value.double() if value.is_floating_point() else value.clone()
     model.load_state_dict({key: (value / len(paths)).to(first[key].dtype) if first[key].is_floating_point()
                            else value for key, value in total.items()})
