@@ -22,11 +22,14 @@ from harken.metrics.wer import ErrorCounts
 from harken.models.loading import load_model
 
 
-def pooled_errors(model, manifests: list[Path]) -> ErrorCounts:
-    total = ErrorCounts()
+def pooled_errors(model, manifests: list[Path]) -> tuple[ErrorCounts, int]:
+    """Word errors over all manifests as one set, and how many utterances came out empty (the ship rule's check)."""
+    total, empty = ErrorCounts(), 0
     for manifest in manifests:
-        total += evaluate(model, manifest).words
-    return total
+        result = evaluate(model, manifest)
+        total += result.words
+        empty += sum(1 for row in result.predictions if not row["pred_text"].strip() and row["text"].strip())
+    return total, empty
 
 
 def main() -> None:
@@ -40,8 +43,9 @@ def main() -> None:
     best = None
     for path in args.candidates:
         model = load_model(path)
-        errors = pooled_errors(model, args.manifests)
-        print(f"{path}: validation WER {100 * errors.rate:.2f}% ({errors.errors}/{errors.reference_length} words)")
+        errors, empty = pooled_errors(model, args.manifests)
+        print(f"{path}: validation WER {100 * errors.rate:.2f}% ({errors.errors}/{errors.reference_length} words), "
+              f"{empty} empty outputs")
         if best is None or errors.rate < best[0]:
             best = (errors.rate, path, model)
     args.out.parent.mkdir(parents=True, exist_ok=True)
