@@ -47,6 +47,15 @@ def test_corpus_rates_are_total_edits_over_total_words():
         corpus_wer(["a"], [])
 
 
+
+def test_empty_outputs_count_silence_where_words_were_said():
+    from harken.metrics.evaluate import EvalResult
+
+    rows = [("no", ""), ("go on", "  "), ("yes", "yes"), ("", "")]  # an empty reference said nothing: not counted
+    result = EvalResult("m.json", len(rows), 0.0, predictions=[{"text": t, "pred_text": h} for t, h in rows])
+    assert result.empty_outputs == 2
+
+
 def test_paired_bootstrap_tells_a_real_difference_from_chance():
     from harken.metrics.bootstrap import paired_bootstrap
 

@@ -31,6 +31,11 @@ class EvalResult:
         return total
 
     @property
+    def empty_outputs(self) -> int:
+        """Utterances with words to say that came out as nothing: the first sign of a collapsed model."""
+        return sum(1 for row in self.predictions if row["text"].strip() and not row["pred_text"].strip())
+
+    @property
     def wer(self) -> float:
         return self.words.rate
 

@@ -46,9 +46,8 @@ def main() -> None:
                 print(f"skipping {manifest}: not made (stage 4 of run.sh)")
                 continue
             r = evaluate(model, manifest, batch_size=16, progress=True, decoder=decoder)
-            empty = sum(1 for row in r.predictions if not row["pred_text"].strip())
             rows.append(f"| {test_set} | {condition} | {r.utterances} | {100 * r.wer:.2f} | {100 * r.cer:.2f} "
-                        f"| {empty} |")
+                        f"| {r.empty_outputs} |")
             print(rows[-1], flush=True)
     command = "python " + " ".join([sys.argv[0], *sys.argv[1:]])
     table = ("| test set | condition | utterances | WER % | CER % | empty outputs |\n|---|---|---|---|---|---|\n"

@@ -59,10 +59,9 @@ def main() -> None:
                                                               "duration": _duration(Path(r.audio_filepath))}
                                                              for r in rows])
         r = evaluate(model, manifest, batch_size=16, decoder=decoder)
-        empty = sum(1 for x in r.predictions if not x["pred_text"].strip())
         loops = sum(1 for x in r.predictions if _LOOP.search(x["pred_text"]) and not _LOOP.search(x["text"]))
-        print(f"| flite {voice} | {r.utterances} | {100 * r.wer:.1f} | {100 * r.cer:.1f} | {empty} | {loops} |",
-              flush=True)
+        print(f"| flite {voice} | {r.utterances} | {100 * r.wer:.1f} | {100 * r.cer:.1f} | {r.empty_outputs} "
+              f"| {loops} |", flush=True)
 
 
 def _duration(path: Path) -> float:

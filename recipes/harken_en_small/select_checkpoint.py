@@ -28,7 +28,7 @@ def pooled_errors(model, manifests: list[Path]) -> tuple[ErrorCounts, int]:
     for manifest in manifests:
         result = evaluate(model, manifest)
         total += result.words
-        empty += sum(1 for row in result.predictions if not row["pred_text"].strip() and row["text"].strip())
+        empty += result.empty_outputs
     return total, empty
 
 
