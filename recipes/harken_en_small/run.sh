@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# harken_en_small from nothing: corpora -> eleven training phases (resumable; RESULTS.md calls them 1, 2, 3, 5, 5b, 6,
-# 7, 10, 12, 14, 15, phases 4, 8, 9, 11 and 13 being experiments that were not kept) -> choice of checkpoint ->
+# harken_en_small from nothing: corpora -> thirteen training phases (resumable; RESULTS.md calls them 1, 2, 3, 5, 5b, 6,
+# 7, 10, 12, 14, 15, 16, 17, phases 4, 8, 9, 11 and 13 being experiments that were not kept) -> choice of checkpoint ->
 # degraded test sets -> results -> packaged model -> a word n-gram LM for beam search, tuned on validation, and
 # results with it.
 #
 #   bash recipes/harken_en_small/run.sh [DATA_DIR] [EXP_DIR]     # defaults: data/harken_en_small exp/harken_en_small
-#   STAGE=4 bash recipes/harken_en_small/run.sh ...              # start at a stage (3, 4, 5, 7, 8, 9, 11, 13, 15, 17, 19 train)
+#   STAGE=4 bash recipes/harken_en_small/run.sh ...              # start at a stage (3, 4, 5, 7, 8, 9, 11, 13, 15, 17, 19, 21, 23 train)
 #   DRY_RUN=1 bash recipes/harken_en_small/run.sh ...            # print every command, run and write nothing
 #
 # Every stage can be re-run: synthesis and training continue where they stopped.
@@ -185,14 +185,41 @@ if [ "$stage" -le 19 ]; then  # 19. phase 15: from phase 14's model a whole pass
     trainer.max_steps=13375 +model.train_ds.seed=15
 fi
 
-final="$exp/phase15"
-if [ "$stage" -le 20 ]; then  # 20. the final model: phase 15's best or last checkpoint or phase 12's model (v7), by
-  # the four validation sets pooled
-  chooser+=("$books_val" "$books_reverb")
-  choose "$final" "$exp/phase12/selected.nemo"
+chooser+=("$books_val" "$books_reverb")  # from phase 15 on, the four validation sets pooled
+if [ "$stage" -le 20 ]; then  # 20. phase 15's model (v8): its best or last checkpoint or phase 12's model (v7)
+  choose "$exp/phase15" "$exp/phase12/selected.nemo"
 fi
 
-if [ "$stage" -le 21 ]; then  # 21. degraded copies of both test sets
+if [ "$stage" -le 21 ]; then  # 21. phase 16: from v8 a second whole pass over the ten corpora at a lower peak lr, in
+  # bf16 mixed precision (the shipped run did its first 3,250 steps in float32, then resumed in bf16)
+  train "$exp/phase16" "$ten" "$val_pooled,$books_val,$books_reverb" \
+    init_from="$exp/phase15/selected.nemo" "${grown[@]}" model.optim.lr=0.0006 model.optim.sched.warmup_steps=300 \
+    trainer.max_steps=13375 +model.train_ds.seed=16 trainer.precision=bf16-mixed
+fi
+
+if [ "$stage" -le 22 ]; then  # 22. phase 16's model: its best or last checkpoint or v8, by the four sets pooled
+  choose "$exp/phase16" "$exp/phase15/selected.nemo"
+fi
+
+wider=(model.encoder.jasper.0.filters=512 model.encoder.jasper.1.filters=512 model.encoder.jasper.2.filters=512
+       model.encoder.jasper.3.filters=768 model.encoder.jasper.4.filters=768 model.encoder.jasper.5.filters=1024
+       model.decoder.feat_in=1024)  # phase 5's widths times 4/3
+if [ "$stage" -le 23 ]; then  # 23. phase 17: phase 16's model grown 4/3 wider, a whole pass over the ten corpora in bf16,
+  # a checkpoint kept every 500 steps for the mean of the last few
+  train "$exp/phase17" "$ten" "$val_pooled,$books_val,$books_reverb" \
+    init_from.path="$exp/phase16/selected.nemo" init_from.grow=true "${wider[@]}" model.optim.lr=0.0006 \
+    model.optim.sched.warmup_steps=300 trainer.max_steps=13375 +model.train_ds.seed=17 trainer.precision=bf16-mixed \
+    +trainer.keep_checkpoint_every_n_steps=500
+fi
+
+final="$exp/phase17"
+if [ "$stage" -le 24 ]; then  # 24. the final model: phase 17's best or last checkpoint, the mean of its last four, or v8
+  $harken average "$final"/checkpoints/step_{12000,12500,13000}.ckpt "$final/checkpoints/last.ckpt" \
+    --out "$final/avg_tail.nemo"
+  choose "$final" "$exp/phase15/selected.nemo" "$final/avg_tail.nemo"
+fi
+
+if [ "$stage" -le 25 ]; then  # 25. degraded copies of both test sets
   for set in spelled sentences; do
     m="$data/test_$set.json"
     $harken data perturb "$m" "$data/test_${set}_noise10" --spec "{white_noise: {min_snr_db: 10, max_snr_db: 10}}"
@@ -203,23 +230,23 @@ if [ "$stage" -le 21 ]; then  # 21. degraded copies of both test sets
   done
 fi
 
-if [ "$stage" -le 22 ]; then  # 22. WER/CER on every test set, written to results.md
+if [ "$stage" -le 26 ]; then  # 26. WER/CER on every test set, written to results.md
   $python "$here/evaluate_all.py" --model "$final/selected.nemo" --data "$data" --out "$final/results.md"
 fi
 
-if [ "$stage" -le 23 ]; then  # 23. speed on 2 threads, then the model becomes harken's bundled default
+if [ "$stage" -le 27 ]; then  # 27. speed on 2 threads, then the model becomes harken's bundled default
   $python bench/bench_speed.py --model "$final/selected.nemo"        # a row in bench/RESULTS.md
   $dry cp "$final/selected.nemo" harken/pretrained/models/harken_en_small.nemo
 fi
 
-if [ "$stage" -le 24 ]; then  # 24. a word 3-gram LM for beam search: the book texts and every training transcript,
+if [ "$stage" -le 28 ]; then  # 28. a word 3-gram LM for beam search: the book texts and every training transcript,
   # without the test sentences and the books validation set (tuning must not see its own sentences)
   IFS=, read -ra transcripts <<< "$five"
   $harken lm build "$here/sentences.txt" "$here/sentences_extra.txt" --order 3 --out "$exp/lm/3gram.arpa" \
     "${transcripts[@]/#/--manifest=}" --exclude "$wide/test_manifest.json" --exclude "${data}_books/val_manifest.json"
 fi
 
-if [ "$stage" -le 25 ]; then  # 25. LM weight and word bonus by validation, then every test set with beam search + LM
+if [ "$stage" -le 29 ]; then  # 29. LM weight and word bonus by validation, then every test set with beam search + LM
   $python "$here/tune_lm.py" --model "$final/selected.nemo" --lm "$exp/lm/3gram.arpa" \
     --manifests "${data}_books/val_manifest.json" "${data}_val_an4/val_manifest.json" --out "$exp/lm/best_pair.txt"
   pair=(--alpha A --beta B)  # what the file holds; a dry run has none to read
