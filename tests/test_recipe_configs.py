@@ -25,14 +25,30 @@ def test_character_config_is_v1s_layout():
     assert len(model.labels) == 28 and 1.4e6 < sum(p.numel() for p in model.parameters()) < 1.55e6
 
 
-def test_bpe_candidate_takes_the_shipped_encoder_and_a_1024_piece_tokenizer(tmp_path):
+def _widths(*filters: int) -> list[str]:
+    """run.sh's width overrides: one per encoder block, and the decoder's input."""
+    return [f"model.encoder.jasper.{i}.filters={f}" for i, f in enumerate(filters)] + [
+        f"model.decoder.feat_in={filters[-1]}"
+    ]
+
+
+def _encoder_shapes(state_dict: dict) -> dict:
+    return {k: v.shape for k, v in state_dict.items() if k.startswith("encoder.")}
+
+
+def test_config_with_phase_17_widths_builds_the_shipped_model():
+    shipped = read_archive(resolve_model(DEFAULT_MODEL)).state_dict
+    model = _model("config.yaml", *_widths(512, 512, 512, 768, 768, 1024))
+    assert {k: v.shape for k, v in shipped.items()} == {k: v.shape for k, v in model.state_dict().items()}
+
+
+def test_bpe_candidate_takes_v6s_encoder_and_a_1024_piece_tokenizer(tmp_path):
     lines = (RECIPE / "sentences.txt").read_text().splitlines()
     manifest = write_manifest(tmp_path / "text.json", [ManifestEntry("x.wav", 1.0, t) for t in lines if t.strip()])
     train_tokenizer([manifest], tmp_path / "tok", vocab_size=1024)
     model = _model("candidates/quartznet_v6_bpe1024.yaml", f"model.tokenizer.dir={tmp_path / 'tok'}")
     assert len(model.labels) == 1024 and model.blank_id == 1024
-    shipped = read_archive(resolve_model(DEFAULT_MODEL)).state_dict  # init_from must find every encoder tensor
-    encoder = {k: v.shape for k, v in shipped.items() if k.startswith("encoder.")}
-    assert encoder == {k: v.shape for k, v in model.state_dict().items() if k.startswith("encoder.")}
+    v6 = _model("config.yaml", *_widths(384, 384, 384, 576, 576, 768))  # init_from must find every encoder tensor
+    assert _encoder_shapes(v6.state_dict()) == _encoder_shapes(model.state_dict())
     text = model.transcribe(torch.zeros(16000))[0]
     assert isinstance(text, str)
