@@ -47,7 +47,6 @@ def test_corpus_rates_are_total_edits_over_total_words():
         corpus_wer(["a"], [])
 
 
-
 def test_empty_outputs_count_silence_where_words_were_said():
     from harken.metrics.evaluate import EvalResult
 

@@ -32,14 +32,14 @@ def _widths(*filters: int) -> list[str]:
     ]
 
 
-def _encoder_shapes(state_dict: dict) -> dict:
-    return {k: v.shape for k, v in state_dict.items() if k.startswith("encoder.")}
+def _shapes(state_dict: dict, prefix: str = "") -> dict:
+    return {k: v.shape for k, v in state_dict.items() if k.startswith(prefix)}
 
 
 def test_config_with_phase_17_widths_builds_the_shipped_model():
     shipped = read_archive(resolve_model(DEFAULT_MODEL)).state_dict
     model = _model("config.yaml", *_widths(512, 512, 512, 768, 768, 1024))
-    assert {k: v.shape for k, v in shipped.items()} == {k: v.shape for k, v in model.state_dict().items()}
+    assert _shapes(shipped) == _shapes(model.state_dict())
 
 
 def test_bpe_candidate_takes_v6s_encoder_and_a_1024_piece_tokenizer(tmp_path):
@@ -49,6 +49,6 @@ def test_bpe_candidate_takes_v6s_encoder_and_a_1024_piece_tokenizer(tmp_path):
     model = _model("candidates/quartznet_v6_bpe1024.yaml", f"model.tokenizer.dir={tmp_path / 'tok'}")
     assert len(model.labels) == 1024 and model.blank_id == 1024
     v6 = _model("config.yaml", *_widths(384, 384, 384, 576, 576, 768))  # init_from must find every encoder tensor
-    assert _encoder_shapes(v6.state_dict()) == _encoder_shapes(model.state_dict())
+    assert _shapes(v6.state_dict(), "encoder.") == _shapes(model.state_dict(), "encoder.")
     text = model.transcribe(torch.zeros(16000))[0]
     assert isinstance(text, str)

@@ -67,9 +67,12 @@ if [ "$stage" -le 6 ]; then  # 6. more corpora, all avoiding the test texts: 24k
     --avoid-texts "$wide/test_manifest.json"
 fi
 
-grown=(model.encoder.jasper.0.filters=384 model.encoder.jasper.1.filters=384 model.encoder.jasper.2.filters=384
-       model.encoder.jasper.3.filters=576 model.encoder.jasper.4.filters=576 model.encoder.jasper.5.filters=768
-       model.decoder.feat_in=768)  # phase 3's widths times 1.5
+widths() {  # the overrides for one width per encoder block; the decoder reads the last
+  local i=0 f
+  for f in "$@"; do echo "model.encoder.jasper.$i.filters=$f"; i=$((i + 1)); done
+  echo "model.decoder.feat_in=${!#}"
+}
+mapfile -t grown < <(widths 384 384 384 576 576 768)  # phase 3's widths times 1.5
 
 if [ "$stage" -le 7 ]; then  # 7. phase 5: phase 3's model grown 1.5x wider (init_from grow), 7,000 steps on all three
   train "$exp/phase5" "$wide/train_manifest.json,${data}_books/train_manifest.json,${data}_spell/train_manifest.json" \
@@ -201,9 +204,7 @@ if [ "$stage" -le 22 ]; then  # 22. phase 16's model: its best or last checkpoin
   choose "$exp/phase16" "$exp/phase15/selected.nemo"
 fi
 
-wider=(model.encoder.jasper.0.filters=512 model.encoder.jasper.1.filters=512 model.encoder.jasper.2.filters=512
-       model.encoder.jasper.3.filters=768 model.encoder.jasper.4.filters=768 model.encoder.jasper.5.filters=1024
-       model.decoder.feat_in=1024)  # phase 5's widths times 4/3
+mapfile -t wider < <(widths 512 512 512 768 768 1024)  # phase 5's widths times 4/3
 if [ "$stage" -le 23 ]; then  # 23. phase 17: phase 16's model grown 4/3 wider, a whole pass over the ten corpora in bf16,
   # a checkpoint kept every 500 steps for the mean of the last few
   train "$exp/phase17" "$ten" "$val_pooled,$books_val,$books_reverb" \
