@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from harken.decoding.ctc_greedy import collapse, ctc_greedy_decode
-from harken.metrics.wer import char_errors, corpus_cer, corpus_wer, word_errors
+from harken.metrics.wer import align_counts, alignment, char_errors, corpus_cer, corpus_wer, word_errors
 
 B = 4  # blank id in these cases
 
@@ -34,6 +34,24 @@ def test_word_errors_counts_kinds():
     e = word_errors("the cat sat on the mat", "the cat sit on mat today")
     assert (e.substitutions, e.deletions, e.insertions, e.reference_length) == (1, 1, 1, 6)
     assert e.rate == pytest.approx(3 / 6)
+
+
+def test_alignment_spells_out_the_edits_align_counts_counts():
+    ref, hyp = "the cat sat on the mat".split(), "the cat sit on mat today".split()
+    pairs = alignment(ref, hyp)
+    assert pairs == [("the", "the"), ("cat", "cat"), ("sat", "sit"), ("on", "on"), ("the", None), ("mat", "mat"),
+                     (None, "today")]
+    letters_apart = lambda a, b: align_counts(a or "", b or "").errors  # noqa: E731
+    assert alignment(["to", "him", "now"], ["tohim", "no"], tie_cost=letters_apart) == [
+        ("to", None), ("him", "tohim"), ("now", "no")]  # not ("him", "no"): same edits, more letters apart
+    rng = __import__("random").Random(0)
+    for _ in range(200):  # random short strings: same number of edits, and each side read back in order
+        r = [rng.choice("ab") for _ in range(rng.randrange(6))]
+        h = [rng.choice("abc") for _ in range(rng.randrange(6))]
+        pairs = alignment(r, h)
+        assert [a for a, _ in pairs if a is not None] == r and [b for _, b in pairs if b is not None] == h
+        assert sum(a != b for a, b in pairs) == align_counts(r, h).errors
+        assert sum(a != b for a, b in alignment(r, h, tie_cost=letters_apart)) == align_counts(r, h).errors
 
 
 def test_corpus_rates_are_total_edits_over_total_words():

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -52,6 +53,41 @@ def align_counts(ref: Sequence, hyp: Sequence) -> ErrorCounts:
         prev = cur
     _, s, d, n = prev[-1]
     return ErrorCounts(s, d, n, len(ref))
+
+
+def alignment(ref: Sequence, hyp: Sequence, tie_cost: Callable[[Any, Any], float] | None = None) -> list[tuple]:
+    """A minimal-edit alignment spelt out as (ref item, hyp item) pairs, None where one side has nothing.
+
+    It has `align_counts`' number of edits. Among such alignments it takes the one whose edits have the least
+    `tie_cost(ref item or None, hyp item or None)` in all (e.g. letters changed, so that similar words pair up),
+    and walks back through matches first, then deletions and insertions: a dropped word reads as dropped rather
+    than as a chain of substitutions after it.
+    """
+    tie = tie_cost or (lambda a, b: 0)
+    n, m = len(ref), len(hyp)
+    cost = [[(0, 0.0)] * (m + 1) for _ in range(n + 1)]  # (edits, tie cost) of the best alignment of the prefixes
+
+    def step(i: int, j: int, di: int, dj: int) -> tuple[int, float]:
+        a, b = ref[i - 1] if di else None, hyp[j - 1] if dj else None
+        edits, extra = cost[i - di][j - dj]
+        return (edits, extra) if di and dj and a == b else (edits + 1, extra + tie(a, b))
+
+    def moves(i: int, j: int) -> list[tuple[int, int]]:  # deletion, insertion, diagonal: the walk back's order
+        return [(di, dj) for di, dj in ((1, 0), (0, 1), (1, 1)) if i >= di and j >= dj]
+
+    for i in range(n + 1):
+        for j in range(m + 1):
+            if i or j:
+                cost[i][j] = min(step(i, j, *move) for move in moves(i, j))
+    pairs, i, j = [], n, m
+    while i or j:
+        if i and j and ref[i - 1] == hyp[j - 1] and cost[i][j] == step(i, j, 1, 1):
+            di, dj = 1, 1
+        else:
+            di, dj = next(move for move in moves(i, j) if cost[i][j] == step(i, j, *move))
+        i, j = i - di, j - dj
+        pairs.append((ref[i] if di else None, hyp[j] if dj else None))
+    return pairs[::-1]
 
 
 def word_errors(ref: str, hyp: str) -> ErrorCounts:
