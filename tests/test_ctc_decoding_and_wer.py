@@ -1,3 +1,5 @@
+import random
+
 import pytest
 import torch
 
@@ -41,10 +43,10 @@ def test_alignment_spells_out_the_edits_align_counts_counts():
     pairs = alignment(ref, hyp)
     assert pairs == [("the", "the"), ("cat", "cat"), ("sat", "sit"), ("on", "on"), ("the", None), ("mat", "mat"),
                      (None, "today")]
-    letters_apart = lambda a, b: align_counts(a or "", b or "").errors  # noqa: E731
+    letters_apart = lambda a, b: char_errors(a or "", b or "").errors  # noqa: E731
     assert alignment(["to", "him", "now"], ["tohim", "no"], tie_cost=letters_apart) == [
         ("to", None), ("him", "tohim"), ("now", "no")]  # not ("him", "no"): same edits, more letters apart
-    rng = __import__("random").Random(0)
+    rng = random.Random(0)
     for _ in range(200):  # random short strings: same number of edits, and each side read back in order
         r = [rng.choice("ab") for _ in range(rng.randrange(6))]
         h = [rng.choice("abc") for _ in range(rng.randrange(6))]

@@ -18,7 +18,7 @@ from collections import Counter
 from functools import cache
 from pathlib import Path
 
-from harken.metrics.wer import align_counts, alignment
+from harken.metrics.wer import alignment, char_errors
 from harken.synth.espeak import phonemes
 
 KINDS = ("homophone", "one letter off", "two letters off", "other substitution", "run together or split",
@@ -28,16 +28,12 @@ KINDS = ("homophone", "one letter off", "two letters off", "other substitution",
 def error_runs(ref: list[str], hyp: list[str]) -> list[list[tuple]]:
     """Maximal runs of consecutive non-matching pairs, aligned so that words with the fewest letters apart pair up."""
     runs: list[list[tuple]] = [[]]
-    for r, h in alignment(ref, hyp, tie_cost=lambda a, b: _distance(a or "", b or "")):
+    for r, h in alignment(ref, hyp, tie_cost=lambda a, b: char_errors(a or "", b or "").errors):
         if r == h:
             runs.append([])
         else:
             runs[-1].append((r, h))
     return [run for run in runs if run]
-
-
-def _distance(a: str, b: str) -> int:
-    return align_counts(a, b).errors
 
 
 def _letters(words) -> str:
@@ -62,8 +58,8 @@ def error_groups(run: list[tuple]) -> list[list[tuple]]:
         for k in (i - 1, j):
             if 0 <= k < len(run) and both[k] and owner[k] == k:
                 members = sorted([*block, k])
-                glued = _distance(_letters(run[m][0] for m in members), _letters(run[m][1] for m in members))
-                apart = _distance(*run[k]) + sum(len(run[m][0] or run[m][1]) for m in block)
+                glued = char_errors(_letters(run[m][0] for m in members), _letters(run[m][1] for m in members)).errors
+                apart = char_errors(*run[k]).errors + sum(len(run[m][0] or run[m][1]) for m in block)
                 if glued < apart and (best is None or glued - apart < best[0]):
                     best = (glued - apart, members)
         for m in best[1] if best else block:
@@ -80,7 +76,7 @@ def classify(group: list[tuple], same_sound) -> tuple[str, int, str]:
     refs = " ".join(r for r, _ in group if r is not None)
     hyps = " ".join(h for _, h in group if h is not None)
     if len(group) == 1 and refs and hyps:
-        distance = _distance(refs, hyps)
+        distance = char_errors(refs, hyps).errors
         kind = ("homophone" if same_sound(refs, hyps) else "one letter off" if distance == 1
                 else "two letters off" if distance == 2 else "other substitution")
     else:
