@@ -94,6 +94,45 @@ def test_grow_keeps_the_small_models_function(nemo_fixture):
     assert wide_w[small_w.shape[0]:].abs().sum() > 0
 
 
+def test_insert_blocks_keeps_the_small_models_function(nemo_fixture):
+    """init_from with insert_blocks: new identity blocks between and after the old ones, same log-probs in eval."""
+    fixture = str(nemo_fixture("quartznet_tiny") / "model.nemo")
+    small = harken.load(fixture)
+    cfg = small.export_config()
+    blocks = cfg["encoder"]["jasper"]
+    cfg["encoder"]["jasper"] = [blocks[0], blocks[1], dict(blocks[1], kernel=[21]), blocks[2],
+                                dict(blocks[2], repeat=1)]
+    torch.manual_seed(0)
+    deep = harken.ASRModel.from_config(cfg)
+    loaded, skipped = initialize_from(deep, fixture, insert_blocks=[2, 4])
+    assert not skipped and len(loaded) == len(small.state_dict())
+    assert torch.equal(deep.encoder.encoder[3].mconv[0].conv.weight, small.encoder.encoder[2].mconv[0].conv.weight)
+    feats = torch.randn(2, small.encoder.feat_in, 120)
+    lengths = torch.tensor([120, 90])
+    small.eval()
+    deep.eval()
+    with torch.no_grad():
+        encoded, out_lengths = small.encoder(feats, lengths)
+        expected = small.decoder(encoded)
+        got = deep.decoder(deep.encoder(feats, lengths)[0])
+    for row, n in enumerate(out_lengths.tolist()):  # frames past a row's length are padding (masked downstream)
+        gap = (got[row, :n] - expected[row, :n]).abs().max()
+        assert gap < 1e-5, gap
+    deep.train()  # the new blocks learn: their zeroed batch norm gets a gradient
+    deep.decoder(deep.encoder(feats, lengths)[0]).logsumexp(-1).sum().backward()
+    assert deep.encoder.encoder[2].mconv[-1].weight.grad.abs().sum() > 0
+
+
+def test_insert_blocks_refuses_a_block_that_cannot_be_the_identity(nemo_fixture):
+    fixture = str(nemo_fixture("quartznet_tiny") / "model.nemo")
+    cfg = harken.load(fixture).export_config()
+    blocks = cfg["encoder"]["jasper"]
+    cfg["encoder"]["jasper"] = [blocks[0], blocks[1], dict(blocks[1], filters=96), blocks[2]]
+    deep = harken.ASRModel.from_config(cfg)
+    with pytest.raises(ValueError, match="encoder block 2 must keep its channels"):
+        initialize_from(deep, fixture, insert_blocks=[2], grow=True)
+
+
 def test_average_is_the_mean_of_the_weights_and_refuses_other_models(nemo_fixture, tmp_path):
     from harken.cli.main import main
     from harken.training.averaging import average_models
