@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -161,3 +162,22 @@ def test_average_is_the_mean_of_the_weights_and_refuses_other_models(nemo_fixtur
     harken.ASRModel.from_config(cfg).save(tmp_path / "other.nemo")
     with pytest.raises(ValueError, match="other.nemo is not the same model as .*m0.nemo"):
         average_models([paths[0], tmp_path / "other.nemo"])
+
+
+def test_half_weights_halve_the_archive_and_load_back_as_float32(nemo_fixture, tmp_path):
+    from harken.cli.main import main
+    from harken.models.archive import read_archive
+
+    fixture = str(nemo_fixture("quartznet_tiny") / "model.nemo")
+    assert main(["average", fixture, "--out", str(tmp_path / "half.nemo"), "--half"]) == 0
+    stored = read_archive(tmp_path / "half.nemo").state_dict
+    assert {v.dtype for v in stored.values() if v.is_floating_point()} == {torch.float16}
+    assert (tmp_path / "half.nemo").stat().st_size < 0.6 * Path(fixture).stat().st_size
+    full, half = harken.load(fixture), harken.load(str(tmp_path / "half.nemo"))
+    assert all(p.dtype == torch.float32 for p in half.parameters())
+    audio, length = torch.randn(1, 16000) * 0.1, torch.tensor([16000])
+    full.eval()
+    half.eval()
+    with torch.no_grad():
+        expected, got = full(audio, length)[0], half(audio, length)[0]
+    assert 0 < (got - expected).abs().max() < 0.05  # rounded, not lost

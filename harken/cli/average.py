@@ -11,12 +11,14 @@ import argparse
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoints", nargs="+", help=".ckpt or .nemo files of one model architecture")
     p.add_argument("--out", required=True, help="where the averaged model is written (.nemo)")
+    p.add_argument("--half", action="store_true",
+                   help="store the weights as float16 (half the size; loads back into float32)")
 
 
 def run(args: argparse.Namespace) -> int:
     from harken.training.averaging import average_models
 
     model = average_models(args.checkpoints)
-    model.save(args.out)
-    print(f"{args.out}: the mean of {len(args.checkpoints)} checkpoints")
+    model.save(args.out, half=args.half)
+    print(f"{args.out}: the mean of {len(args.checkpoints)} checkpoints{' (float16 weights)' if args.half else ''}")
     return 0

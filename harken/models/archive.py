@@ -125,10 +125,18 @@ def load_weights(data: bytes, where: str) -> dict[str, torch.Tensor]:
 
 
 def write_archive(path: str | Path, config: dict, state_dict: dict[str, torch.Tensor],
-                  artifacts: dict[str, bytes] | None = None) -> None:
-    """Write an uncompressed tar in NeMo's layout, atomically."""
+                  artifacts: dict[str, bytes] | None = None, weights_dtype: torch.dtype | None = None) -> None:
+    """Write an uncompressed tar in NeMo's layout, atomically.
+
+    `weights_dtype` (e.g. float16) stores floating-point tensors in that type: half the bytes for a shipped model.
+    Loading (harken's or NeMo's `load_state_dict`) copies them back into the model's own float32 parameters.
+    """
+    def stored(v: torch.Tensor) -> torch.Tensor:
+        v = v.detach().cpu().contiguous()
+        return v.to(weights_dtype) if weights_dtype is not None and v.is_floating_point() else v
+
     weights = io.BytesIO()
-    torch.save({k: v.detach().cpu().contiguous() for k, v in state_dict.items()}, weights)
+    torch.save({k: stored(v) for k, v in state_dict.items()}, weights)
     members = {CONFIG_NAME: dump_config(config).encode("utf-8"),
                WEIGHTS_NAME: weights.getvalue(), **(artifacts or {})}
     buf = io.BytesIO()

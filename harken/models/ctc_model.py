@@ -91,9 +91,10 @@ class ASRModel(nn.Module):
             raise ArchiveError(f"{path}: holds a {type(model).__name__}, not a speech recognition model")
         return model
 
-    def save(self, path: str | Path) -> None:
-        """Write a `.nemo` archive that harken and NeMo both load."""
-        write_archive(path, self.export_config(), self.state_dict(), artifacts=self.artifacts)
+    def save(self, path: str | Path, half: bool = False) -> None:
+        """Write a `.nemo` archive that harken and NeMo both load (`half`: weights stored as float16)."""
+        write_archive(path, self.export_config(), self.state_dict(), artifacts=self.artifacts,
+                      weights_dtype=torch.float16 if half else None)
 
     def export_config(self) -> dict:
         cfg = copy.deepcopy(self.cfg)
