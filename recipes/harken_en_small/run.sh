@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# harken_en_small from nothing: corpora -> thirteen training phases (resumable; RESULTS.md calls them 1, 2, 3, 5, 5b, 6,
-# 7, 10, 12, 14, 15, 16, 17, phases 4, 8, 9, 11 and 13 being experiments that were not kept) -> choice of checkpoint ->
+# harken_en_small from nothing: corpora -> fourteen training phases (resumable; RESULTS.md calls them 1, 2, 3, 5, 5b, 6,
+# 7, 10, 12, 14, 15, 16, 17, 18, phases 4, 8, 9, 11 and 13 being experiments that were not kept) -> choice of checkpoint ->
 # degraded test sets -> results -> packaged model -> a word n-gram LM for beam search, tuned on validation, and
 # results with it.
 #
 #   bash recipes/harken_en_small/run.sh [DATA_DIR] [EXP_DIR]     # defaults: data/harken_en_small exp/harken_en_small
-#   STAGE=4 bash recipes/harken_en_small/run.sh ...              # start at a stage (3, 4, 5, 7, 8, 9, 11, 13, 15, 17, 19, 21, 23 train)
+#   STAGE=4 bash recipes/harken_en_small/run.sh ...              # start at a stage (3, 4, 5, 7, 8, 9, 11, 13, 15, 17, 19, 21, 23, 25 train)
 #   DRY_RUN=1 bash recipes/harken_en_small/run.sh ...            # print every command, run and write nothing
 #
 # Every stage can be re-run: synthesis and training continue where they stopped.
@@ -87,6 +87,11 @@ choose() {  # choose RUN_DIR [MORE...]: its best or last checkpoint (or one of M
   local run=$1; shift  # -> RUN_DIR/selected.nemo
   $python "$here/select_checkpoint.py" --out "$run/selected.nemo" --manifests "${chooser[@]}" \
     --candidates "$@" "$run"/checkpoints/{best,last}.ckpt
+}
+choose_with_tail_mean() {  # choose RUN_DIR BASELINE, with the mean of its last four kept checkpoints as a candidate
+  local run=$1 baseline=$2
+  $harken average "$run"/checkpoints/step_{12000,12500,13000}.ckpt "$run/checkpoints/last.ckpt" --out "$run/avg_tail.nemo"
+  choose "$run" "$baseline" "$run/avg_tail.nemo"
 }
 four="$wide/train_manifest.json,${data}_books/train_manifest.json,${data}_spell/train_manifest.json"
 four="$four,${data}_letters/train_manifest.json"  # phase 6's training corpora; phase 7 adds a fifth
@@ -213,14 +218,22 @@ if [ "$stage" -le 23 ]; then  # 23. phase 17: phase 16's model grown 4/3 wider, 
     +trainer.keep_checkpoint_every_n_steps=500
 fi
 
-final="$exp/phase17"
-if [ "$stage" -le 24 ]; then  # 24. the final model: phase 17's best or last checkpoint, the mean of its last four, or v8
-  $harken average "$final"/checkpoints/step_{12000,12500,13000}.ckpt "$final/checkpoints/last.ckpt" \
-    --out "$final/avg_tail.nemo"
-  choose "$final" "$exp/phase15/selected.nemo" "$final/avg_tail.nemo"
+if [ "$stage" -le 24 ]; then  # 24. phase 17's model (v9): its best or last checkpoint, the mean of its last four, or v8
+  choose_with_tail_mean "$exp/phase17" "$exp/phase15/selected.nemo"
 fi
 
-if [ "$stage" -le 25 ]; then  # 25. degraded copies of both test sets
+if [ "$stage" -le 25 ]; then  # 25. phase 18: from v9 a fourth whole pass over the ten corpora at its width, in bf16
+  train "$exp/phase18" "$ten" "$val_pooled,$books_val,$books_reverb" \
+    init_from="$exp/phase17/selected.nemo" "${wider[@]}" model.optim.lr=0.0005 model.optim.sched.warmup_steps=300 \
+    trainer.max_steps=13375 +model.train_ds.seed=18 trainer.precision=bf16-mixed +trainer.keep_checkpoint_every_n_steps=500
+fi
+
+final="$exp/phase18"
+if [ "$stage" -le 26 ]; then  # 26. the final model: phase 18's best or last checkpoint, the mean of its last four, or v9
+  choose_with_tail_mean "$final" "$exp/phase17/selected.nemo"
+fi
+
+if [ "$stage" -le 27 ]; then  # 27. degraded copies of both test sets
   for set in spelled sentences; do
     m="$data/test_$set.json"
     $harken data perturb "$m" "$data/test_${set}_noise10" --spec "{white_noise: {min_snr_db: 10, max_snr_db: 10}}"
@@ -231,23 +244,23 @@ if [ "$stage" -le 25 ]; then  # 25. degraded copies of both test sets
   done
 fi
 
-if [ "$stage" -le 26 ]; then  # 26. WER/CER on every test set, written to results.md
+if [ "$stage" -le 28 ]; then  # 28. WER/CER on every test set, written to results.md
   $python "$here/evaluate_all.py" --model "$final/selected.nemo" --data "$data" --out "$final/results.md"
 fi
 
-if [ "$stage" -le 27 ]; then  # 27. speed on 2 threads, then the model becomes harken's bundled default
+if [ "$stage" -le 29 ]; then  # 29. speed on 2 threads, then the model becomes harken's bundled default
   $python bench/bench_speed.py --model "$final/selected.nemo"        # a row in bench/RESULTS.md
   $dry cp "$final/selected.nemo" harken/pretrained/models/harken_en_small.nemo
 fi
 
-if [ "$stage" -le 28 ]; then  # 28. a word 3-gram LM for beam search: the book texts and every training transcript,
+if [ "$stage" -le 30 ]; then  # 30. a word 3-gram LM for beam search: the book texts and every training transcript,
   # without the test sentences and the books validation set (tuning must not see its own sentences)
   IFS=, read -ra transcripts <<< "$five"
   $harken lm build "$here/sentences.txt" "$here/sentences_extra.txt" --order 3 --out "$exp/lm/3gram.arpa" \
     "${transcripts[@]/#/--manifest=}" --exclude "$wide/test_manifest.json" --exclude "${data}_books/val_manifest.json"
 fi
 
-if [ "$stage" -le 29 ]; then  # 29. LM weight and word bonus by validation, then every test set with beam search + LM
+if [ "$stage" -le 31 ]; then  # 31. LM weight and word bonus by validation, then every test set with beam search + LM
   $python "$here/tune_lm.py" --model "$final/selected.nemo" --lm "$exp/lm/3gram.arpa" \
     --manifests "${data}_books/val_manifest.json" "${data}_val_an4/val_manifest.json" --out "$exp/lm/best_pair.txt"
   pair=(--alpha A --beta B)  # what the file holds; a dry run has none to read
