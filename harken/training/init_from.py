@@ -21,8 +21,9 @@ list are new residual blocks, the old blocks fill the other places in order, and
 the identity (its main path ends in a batch norm with zero scale and shift, its residual 1x1 conv is the
 identity matrix with a pass-through batch norm). In eval mode the deeper model computes exactly what the
 small one did on every frame within an utterance's length (the block's activation, ReLU or NeMo's clipped
-ReLU, passes the previous block's output unchanged); in training mode the residual batch norm normalises on batch statistics, a small change
-that training absorbs (zero-initialised residual branches, as in Goyal et al. 2017).
+ReLU, passes the previous block's output unchanged); in training mode the residual batch norm normalises
+on batch statistics, a small change that training absorbs (zero-initialised residual branches, as in
+Goyal et al. 2017).
 """
 
 from __future__ import annotations
