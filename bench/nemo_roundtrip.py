@@ -26,6 +26,7 @@ import torch
 import harken
 from harken.configs import load_named_config
 from harken.models.ctc_model import ASRModel
+from harken.pretrained.catalog import resolve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "data" / "nemo"
 FAMILIES = ["quartznet_tiny", "jasper_dr", "quartznet_se", "citrinet_bpe", "conformer_ctc_bpe",
@@ -73,10 +74,14 @@ def main() -> None:
     for config in ("quick", "quartznet_5x5", "jasper_10x5dr"):
         cases[f"{config} (built by harken, random weights)"] = (
             ASRModel.from_config(load_named_config(config)).eval(), FIXTURES / "quartznet_tiny" / "probe.wav")
+    half_case = "harken_en_small saved with float16 weights (`save(half=True)`)"
+    cases[half_case] = (harken.load(str(resolve("harken_en_small"))), FIXTURES / "quartznet_tiny" / "probe.wav")
     jobs = []
     for i, (case, (model, wav)) in enumerate(cases.items()):
         path = work / f"{i}.nemo"
-        model.save(path)
+        model.save(path, half=case == half_case)
+        if case == half_case:  # compare with what harken itself makes of the rounded weights
+            cases[case] = (harken.load(path).eval(), wav)
         jobs.append((case, str(path), str(wav), str(work / f"{i}.npy")))
     run = subprocess.run([args.nemo_python, "-c", NEMO_SIDE, json.dumps(jobs)], capture_output=True, text=True)
     if run.returncode != 0:

@@ -99,9 +99,10 @@ class SpeechClassifier(nn.Module):
         cfg["target"] = self.nemo_target
         return cfg
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path, half: bool = False) -> None:
+        """Write a `.nemo` archive that harken and NeMo both load (`half`: weights stored as float16)."""
         state = {**self.state_dict(), **getattr(self, "passthrough_state", {})}
-        write_archive(path, self.export_config(), state)
+        write_archive(path, self.export_config(), state, weights_dtype=torch.float16 if half else None)
 
 
 class FrameClassifier(SpeechClassifier):
