@@ -181,3 +181,7 @@ def test_half_weights_halve_the_archive_and_load_back_as_float32(nemo_fixture, t
     with torch.no_grad():
         expected, got = full(audio, length)[0], half(audio, length)[0]
     assert 0 < (got - expected).abs().max() < 0.05  # rounded, not lost
+    half.decoder.decoder_layers[0].bias.data[0] = 1e6  # beyond float16: refused, not written as inf
+    with pytest.raises(ValueError, match="decoder.decoder_layers.0.bias holds values beyond"):
+        half.save(tmp_path / "big.nemo", half=True)
+    assert not (tmp_path / "big.nemo").exists()

@@ -3,6 +3,7 @@
 import tarfile
 
 import pytest
+import torch
 
 import harken
 from harken.configs import load_named_config
@@ -31,6 +32,19 @@ def test_resaved_fixture_has_nemo_layout(nemo_fixture, tmp_path, name):
     assert _targets(copy.config) == _targets(original.config)
     assert sorted(copy.state_dict) == sorted(original.state_dict)
     assert set(original.artifacts) <= set(copy.artifacts)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_half_weights_archive_loads_back_for_every_family(nemo_fixture, tmp_path, name):
+    source = nemo_fixture(name) / "model.nemo"
+    harken.load(source).save(tmp_path / "half.nemo", half=True)
+    stored = read_archive(tmp_path / "half.nemo").state_dict
+    assert {v.dtype for v in stored.values() if v.is_floating_point()} == {torch.float16}
+    original = harken.load(source).state_dict()
+    for key, value in harken.load(tmp_path / "half.nemo").state_dict().items():
+        assert value.dtype == original[key].dtype, key  # back in the model's own precision
+        if value.is_floating_point():
+            torch.testing.assert_close(value, original[key], rtol=1e-3, atol=1e-4, msg=key)
 
 
 @pytest.mark.parametrize("config", ["quick", "quartznet_5x5", "quartznet_15x5", "jasper_10x5dr"])

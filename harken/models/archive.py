@@ -131,12 +131,16 @@ def write_archive(path: str | Path, config: dict, state_dict: dict[str, torch.Te
     `weights_dtype` (e.g. float16) stores floating-point tensors in that type: half the bytes for a shipped model.
     Loading (harken's or NeMo's `load_state_dict`) copies them back into the model's own float32 parameters.
     """
-    def stored(v: torch.Tensor) -> torch.Tensor:
+    def stored(key: str, v: torch.Tensor) -> torch.Tensor:
         v = v.detach().cpu().contiguous()
-        return v.to(weights_dtype) if weights_dtype is not None and v.is_floating_point() else v
+        if weights_dtype is None or not v.is_floating_point():
+            return v
+        if v.numel() and v.abs().max() > torch.finfo(weights_dtype).max:
+            raise ValueError(f"{path}: {key} holds values beyond {weights_dtype}'s range; save it in float32")
+        return v.to(weights_dtype)
 
     weights = io.BytesIO()
-    torch.save({k: stored(v) for k, v in state_dict.items()}, weights)
+    torch.save({k: stored(k, v) for k, v in state_dict.items()}, weights)
     members = {CONFIG_NAME: dump_config(config).encode("utf-8"),
                WEIGHTS_NAME: weights.getvalue(), **(artifacts or {})}
     buf = io.BytesIO()
