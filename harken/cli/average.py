@@ -1,5 +1,7 @@
 """harken average --out MODEL.nemo RUN/checkpoints/step_11000.ckpt RUN/checkpoints/step_12000.ckpt ...
 
+With one file and `--half` it is a converter: the same model with float16 weights.
+
 Checkpoints kept with `+trainer.keep_checkpoint_every_n_steps=N` (or any `.ckpt`/`.nemo` of one architecture).
 """
 
@@ -20,5 +22,6 @@ def run(args: argparse.Namespace) -> int:
 
     model = average_models(args.checkpoints)
     model.save(args.out, half=args.half)
-    print(f"{args.out}: the mean of {len(args.checkpoints)} checkpoints{' (float16 weights)' if args.half else ''}")
+    what = f"the mean of {len(args.checkpoints)} checkpoints" if len(args.checkpoints) > 1 else args.checkpoints[0]
+    print(f"{args.out}: {what}{' (float16 weights)' if args.half else ''}")
     return 0
