@@ -42,6 +42,24 @@ def test_config_with_phase_17_widths_builds_the_shipped_model():
     assert _shapes(shipped) == _shapes(model.state_dict())
 
 
+def test_deep_config_is_the_shipped_model_with_one_identity_block(tmp_path):
+    """config_deep.yaml (phase 19) takes every shipped tensor with `insert_blocks=[5]` and starts where it is."""
+    from harken.training.init_from import initialize_from
+
+    shipped_path = str(resolve_model(DEFAULT_MODEL))
+    torch.manual_seed(0)
+    deep = _model("config_deep.yaml")
+    loaded, skipped = initialize_from(deep, shipped_path, insert_blocks=[5])
+    assert not skipped and len(loaded) == len(read_archive(shipped_path).state_dict)
+    assert len(deep.encoder.encoder) == 7 and 7.4e6 < sum(p.numel() for p in deep.parameters()) < 7.6e6
+    shipped = ASRModel.load(shipped_path).eval()
+    deep.eval()
+    audio, length = torch.randn(1, 32000) * 0.1, torch.tensor([32000])
+    with torch.no_grad():
+        gap = (deep(audio, length)[0] - shipped(audio, length)[0]).abs().max()
+    assert gap < 1e-4, gap
+
+
 def test_bpe_candidate_takes_v6s_encoder_and_a_1024_piece_tokenizer(tmp_path):
     lines = (RECIPE / "sentences.txt").read_text().splitlines()
     manifest = write_manifest(tmp_path / "text.json", [ManifestEntry("x.wav", 1.0, t) for t in lines if t.strip()])
