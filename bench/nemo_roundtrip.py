@@ -26,7 +26,6 @@ import torch
 import harken
 from harken.configs import load_named_config
 from harken.models.ctc_model import ASRModel
-from harken.pretrained.catalog import resolve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "data" / "nemo"
 FAMILIES = ["quartznet_tiny", "jasper_dr", "quartznet_se", "citrinet_bpe", "conformer_ctc_bpe",
@@ -75,7 +74,7 @@ def main() -> None:
         cases[f"{config} (built by harken, random weights)"] = (
             ASRModel.from_config(load_named_config(config)).eval(), FIXTURES / "quartznet_tiny" / "probe.wav")
     half_case = "harken_en_small saved with float16 weights (`save(half=True)`)"
-    cases[half_case] = (harken.load(str(resolve("harken_en_small"))), FIXTURES / "quartznet_tiny" / "probe.wav")
+    cases[half_case] = (harken.from_pretrained("harken_en_small"), FIXTURES / "quartznet_tiny" / "probe.wav")
     jobs = []
     for i, (case, (model, wav)) in enumerate(cases.items()):
         path = work / f"{i}.nemo"

@@ -125,19 +125,19 @@ def load_weights(data: bytes, where: str) -> dict[str, torch.Tensor]:
 
 
 def write_archive(path: str | Path, config: dict, state_dict: dict[str, torch.Tensor],
-                  artifacts: dict[str, bytes] | None = None, weights_dtype: torch.dtype | None = None) -> None:
+                  artifacts: dict[str, bytes] | None = None, half: bool = False) -> None:
     """Write an uncompressed tar in NeMo's layout, atomically.
 
-    `weights_dtype` (e.g. float16) stores floating-point tensors in that type: half the bytes for a shipped model.
+    `half` stores floating-point tensors as float16: half the bytes for a shipped model.
     Loading (harken's or NeMo's `load_state_dict`) copies them back into the model's own float32 parameters.
     """
     def stored(key: str, v: torch.Tensor) -> torch.Tensor:
         v = v.detach().cpu().contiguous()
-        if weights_dtype is None or not v.is_floating_point():
+        if not half or not v.is_floating_point():
             return v
-        if v.numel() and v.abs().max() > torch.finfo(weights_dtype).max:
-            raise ValueError(f"{path}: {key} holds values beyond {weights_dtype}'s range; save it in float32")
-        return v.to(weights_dtype)
+        if v.numel() and v.abs().max() > torch.finfo(torch.float16).max:
+            raise ValueError(f"{path}: {key} holds values beyond float16's range; save it in float32")
+        return v.half()
 
     weights = io.BytesIO()
     torch.save({k: stored(k, v) for k, v in state_dict.items()}, weights)

@@ -102,7 +102,7 @@ class SpeechClassifier(nn.Module):
     def save(self, path: str | Path, half: bool = False) -> None:
         """Write a `.nemo` archive that harken and NeMo both load (`half`: weights stored as float16)."""
         state = {**self.state_dict(), **getattr(self, "passthrough_state", {})}
-        write_archive(path, self.export_config(), state, weights_dtype=torch.float16 if half else None)
+        write_archive(path, self.export_config(), state, half=half)
 
 
 class FrameClassifier(SpeechClassifier):

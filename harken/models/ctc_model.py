@@ -93,8 +93,7 @@ class ASRModel(nn.Module):
 
     def save(self, path: str | Path, half: bool = False) -> None:
         """Write a `.nemo` archive that harken and NeMo both load (`half`: weights stored as float16)."""
-        write_archive(path, self.export_config(), self.state_dict(), artifacts=self.artifacts,
-                      weights_dtype=torch.float16 if half else None)
+        write_archive(path, self.export_config(), self.state_dict(), artifacts=self.artifacts, half=half)
 
     def export_config(self) -> dict:
         cfg = copy.deepcopy(self.cfg)

@@ -81,8 +81,8 @@ def shift_blocks(state: dict[str, torch.Tensor], inserted: list[int]) -> dict[st
     found = [int(m.group(1)) for k in state if (m := BLOCK_KEY.match(k))]
     if not found:
         raise ValueError("init_from insert_blocks: the checkpoint has no Jasper-style encoder blocks")
-    count = 1 + max(found)
-    places = [i for i in range(count + len(inserted)) if i not in set(inserted)]
+    new = set(inserted)
+    places = [i for i in range(1 + max(found) + len(new)) if i not in new]
     return {BLOCK_KEY.sub(lambda m: f"encoder.encoder.{places[int(m.group(1))]}.", k): v for k, v in state.items()}
 
 
