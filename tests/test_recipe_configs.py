@@ -43,7 +43,7 @@ def test_config_with_phase_17_widths_builds_the_shipped_model():
 
 
 def test_deep_config_is_the_shipped_model_with_one_identity_block(tmp_path):
-    """config_deep.yaml (phase 19) takes every shipped tensor with `insert_blocks=[5]` and starts where it is."""
+    """config_deep.yaml (phases 19, 20) takes every shipped tensor with `insert_blocks=[5]` and starts where it is."""
     from harken.training.init_from import initialize_from
 
     shipped_path = str(resolve_model(DEFAULT_MODEL))
