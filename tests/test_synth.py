@@ -47,6 +47,15 @@ def test_same_seed_same_corpus_and_resume(tmp_path):
         make_corpus(tmp_path / "a", n_train=6, n_val=2, n_test=2, seed=4, jobs=2, progress=False)
 
 
+def test_texts_only_writes_the_corpus_texts_without_audio(tmp_path):
+    full = make_corpus(tmp_path / "full", n_train=6, n_val=2, n_test=2, seed=3, jobs=2, progress=False)
+    plan = make_corpus(tmp_path / "plan", n_train=6, n_val=2, n_test=2, seed=3, texts_only=True)
+    for split, manifest in full.manifests.items():
+        assert plan.manifests[split].name == f"{split}_texts.json"
+        assert [e.text for e in read_manifest(plan.manifests[split])] == [e.text for e in read_manifest(manifest)]
+    assert not (tmp_path / "plan" / "wav").exists() and not list((tmp_path / "plan").glob("*_manifest.json"))
+
+
 def test_cli_prints_corpus_size(tmp_path):
     run = subprocess.run([sys.executable, "-m", "harken", "data", "synth", str(tmp_path / "c"), "--train", "3",
                           "--val", "1", "--test", "1"], capture_output=True, text=True, timeout=120)

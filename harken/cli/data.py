@@ -24,6 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="share of spelled items that spell a word of --text-file instead of a name or city")
     s.add_argument("--chain-shifts", type=float, default=0.0, metavar="SHARE",
                    help="share of simulated accents (--variety wide) that move vowels in a chain, as real ones do")
+    s.add_argument("--texts-only", action="store_true",
+                   help="write {split}_texts.json with the planned texts and no audio (e.g. for `harken lm build`)")
     s.add_argument("--variety", default="standard", choices=["standard", "wide"],
                    help="wide: training voices from every espeak-ng variant, wider rate/pitch, simulated accents")
 
@@ -113,10 +115,14 @@ def _synth(args: argparse.Namespace) -> int:
     info = make_corpus(args.out_dir, n_train=args.train, n_val=args.val, n_test=args.test, seed=args.seed,
                        jobs=args.jobs, text_file=args.text_file, sentence_share=args.sentence_share,
                        language=args.language, variety=args.variety, avoid_texts=args.avoid_texts,
-                       spell_words=args.spell_words, chain_shifts=args.chain_shifts)
+                       spell_words=args.spell_words, chain_shifts=args.chain_shifts,
+                       texts_only=args.texts_only)
     total = sum(info.counts.values())
-    print(f"{total} utterances in {time.time() - start:.1f} s ({total / (time.time() - start):.0f} per second; "
-          "finished files from an earlier run are reused)")
+    if args.texts_only:
+        print(f"{total} utterances planned, texts only (no audio made)")
+    else:
+        print(f"{total} utterances in {time.time() - start:.1f} s ({total / (time.time() - start):.0f} per second; "
+              "finished files from an earlier run are reused)")
     for split, path in info.manifests.items():
         print(f"{split:5s} {info.counts[split]:6d} utterances {info.hours[split]:7.3f} h  {path}")
     print(f"train voices ({len(info.train_voices)}): {', '.join(info.train_voices)}")

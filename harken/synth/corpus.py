@@ -255,21 +255,29 @@ def make_corpus(
     avoid_texts: list[str | Path] = (),
     spell_words: float = 0.0,
     chain_shifts: float = 0.0,
+    texts_only: bool = False,
 ) -> CorpusInfo:
+    """`texts_only`: write the plan as `{split}_texts.json` (durations 0, no audio made): what a word LM reads,
+    in seconds instead of hours, under names no training run mistakes for the corpus."""
     out_dir = Path(out_dir)
     avoid = frozenset(e.text for m in avoid_texts for e in iter_manifest(m))
     items = plan({"train": n_train, "val": n_val, "test": n_test}, seed, text_file, sentence_share, language,
                  variety, avoid, spell_words, chain_shifts)
-    claim(out_dir, items, seed, sample_rate)
-    with ThreadPoolExecutor(max(1, jobs)) as pool:  # the work happens in espeak-ng subprocesses
-        work = pool.map(lambda it: render(it, out_dir, seed, sample_rate), items)
-        durations = list(tqdm(work, total=len(items), desc="espeak-ng", unit="utt", disable=not progress))
+    if texts_only:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        durations, suffix = [0.0] * len(items), "texts"
+    else:
+        claim(out_dir, items, seed, sample_rate)
+        with ThreadPoolExecutor(max(1, jobs)) as pool:  # the work happens in espeak-ng subprocesses
+            work = pool.map(lambda it: render(it, out_dir, seed, sample_rate), items)
+            durations = list(tqdm(work, total=len(items), desc="espeak-ng", unit="utt", disable=not progress))
+        suffix = "manifest"
     info = CorpusInfo(out_dir)
     for split in SPLITS:
         rows = [(it, d) for it, d in zip(items, durations) if it.split == split]
         entries = [ManifestEntry(it.relpath, round(d, 3), it.text, extra={"voice": it.voice, "kind": it.kind})
                    for it, d in rows]
-        info.manifests[split] = write_manifest(out_dir / f"{split}_manifest.json", entries)
+        info.manifests[split] = write_manifest(out_dir / f"{split}_{suffix}.json", entries)
         info.counts[split] = len(rows)
         info.hours[split] = sum(d for _, d in rows) / 3600
     info.train_voices = sorted({it.voice for it in items if it.split == "train"})
