@@ -27,7 +27,8 @@ import torch
 
 from harken.configs import load_named_config
 from harken.core.typed_module import set_type_checking
-from harken.models.ctc_model import ASRModel, inference_mode
+from harken.models.base import inference_mode
+from harken.models.ctc_model import ASRModel
 from harken.training.optim import build_optimizer
 
 SR = 16000

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from harken.data.manifest import ManifestEntry, read_manifest
 from harken.metrics.wer import ErrorCounts, char_errors, word_errors
-from harken.models.ctc_model import ASRModel
 
 
 @dataclass
@@ -56,12 +52,18 @@ class EvalResult:
         return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
 
 
-def evaluate(model: ASRModel, manifest: str | Path, batch_size: int = 8, progress: bool = False,
-             decoder: Callable[[torch.Tensor], list[int]] | None = None) -> EvalResult:
-    """`decoder` as in `ASRModel.transcribe` (greedy without one)."""
+def evaluate(model, manifest: str | Path, batch_size: int = 8, progress: bool = False, decoding=None,
+             **kwargs) -> EvalResult:
+    """`decoding` as in `CTCModel.transcribe` (greedy without one; `decoder=` is its old name). Rows with
+    `offset`/`duration` are read as those segments, when their batch is due."""
+    from harken.inference.pipeline import Transcriber
+
+    decoding = decoding or kwargs.pop("decoder", None)
+    if kwargs:
+        raise TypeError(f"evaluate() got unexpected arguments: {sorted(kwargs)}")
     entries: list[ManifestEntry] = read_manifest(manifest)
-    sources = [_slice(e, model.sample_rate) for e in entries]
-    hyps = model.transcribe(sources, batch_size=batch_size, progress=progress, decoder=decoder)
+    transcriber = Transcriber(model, decoding, batch_size=batch_size, progress=progress)
+    hyps = [model.decode_text(seq) for _, seq, _ in transcriber.decode(entries)]
     result = EvalResult(str(manifest), len(entries), sum(e.duration for e in entries) / 3600)
     for entry, hyp in zip(entries, hyps):
         ref, _ = model.tokenizer.normalize(entry.text)
@@ -74,12 +76,3 @@ def evaluate(model: ASRModel, manifest: str | Path, batch_size: int = 8, progres
             row["offset"] = entry.offset
         result.predictions.append(row)
     return result
-
-
-def _slice(entry: ManifestEntry, sample_rate: int):
-    """Whole file path, or the waveform of an `offset`/`duration` segment."""
-    if not entry.offset:
-        return entry.audio_filepath
-    from harken.audio.io import load_audio
-
-    return load_audio(entry.audio_filepath, sample_rate, entry.offset, entry.duration)

@@ -7,21 +7,21 @@ else is in the batch, harken's do not.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from torch import nn
 
 from harken.audio.io import AudioSource, as_waveform
-from harken.core.config import resolve
-from harken.core.registry import NEMO_CLASSIFIER_TARGET, NEMO_FRAME_CLASSIFIER_TARGET, instantiate, nemo_target
 from harken.core.typed_module import connect
-from harken.models.archive import write_archive
-from harken.models.ctc_model import inference_mode
+from harken.models.base import SpeechModel, inference_mode
+from harken.models.targets import NEMO_CLASSIFIER_TARGET, NEMO_FRAME_CLASSIFIER_TARGET
+
+if TYPE_CHECKING:
+    from harken.inference.results import SpeechSpan
 
 
 @dataclass
@@ -31,45 +31,25 @@ class Classification:
     logits: torch.Tensor  # [classes]
 
 
-class SpeechClassifier(nn.Module):
+class SpeechClassifier(SpeechModel):
     nemo_target = NEMO_CLASSIFIER_TARGET
 
     def __init__(self, cfg: dict, artifacts: dict[str, bytes] | None = None):
-        super().__init__()
-        cfg = resolve(cfg)
-        cfg = cfg.get("model", cfg)
-        self.cfg = cfg
-        self.labels = list(cfg.get("labels") or [])
-        self.preprocessor = instantiate(cfg["preprocessor"])
-        augment = cfg.get("spec_augment")
-        self.spec_augmentation = instantiate(augment) if augment else None
-        self.encoder = instantiate(cfg["encoder"])
-        self.decoder = instantiate(cfg["decoder"])
+        super().__init__(cfg)
+        self.labels = list(self.cfg.get("labels") or [])
         if self.labels and len(self.labels) != self.decoder.num_classes:
             raise ValueError(f"model config: {len(self.labels)} labels but decoder.num_classes="
                              f"{self.decoder.num_classes}")
-        connect(self.preprocessor, self.encoder)
         if not isinstance(self, FrameClassifier):  # the frame head reads the encoder output transposed
             connect(self.encoder, self.decoder)
 
-    @property
-    def sample_rate(self) -> int:
-        return int(self.preprocessor.sample_rate)
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
-
     def forward(self, input_signal: torch.Tensor, input_signal_length: torch.Tensor) -> torch.Tensor:
         """Waveforms [B, T] -> logits [B, classes]."""
-        feats, feat_len = self.preprocessor(input_signal, input_signal_length)
-        if self.training and self.spec_augmentation is not None:
-            feats = self.spec_augmentation(feats, feat_len)
-        encoded, _ = self.encoder(feats, feat_len)
+        encoded, _ = self.encode(input_signal, input_signal_length)
         return self.decoder(encoded)
 
     def classify(self, audio: AudioSource | Sequence[AudioSource], batch_size: int = 8) -> list[Classification]:
-        items = [audio] if isinstance(audio, (str, Path, np.ndarray, torch.Tensor)) else list(audio)
+        items = _items(audio)
         waves = [as_waveform(item, self.sample_rate) for item in items]
         groups: dict[int, list[int]] = {}
         for i, w in enumerate(waves):
@@ -91,18 +71,16 @@ class SpeechClassifier(nn.Module):
         """The predicted label of each input (the uniform model API)."""
         return [c.label for c in self.classify(audio, batch_size=batch_size)]
 
-    def export_config(self) -> dict:
-        cfg = copy.deepcopy(self.cfg)
-        for section in ("preprocessor", "spec_augment", "encoder", "decoder"):
-            if cfg.get(section) and "_target_" in cfg[section]:
-                cfg[section]["_target_"] = nemo_target(cfg[section]["_target_"])
-        cfg["target"] = self.nemo_target
-        return cfg
+    def spans(self, audio: AudioSource | Sequence[AudioSource], batch_size: int = 8) -> list[list[SpeechSpan]]:
+        """Typed results with times: the whole input as one span with its label and probability."""
+        from harken.inference.results import SpeechSpan
 
-    def save(self, path: str | Path, half: bool = False) -> None:
-        """Write a `.nemo` archive that harken and NeMo both load (`half`: weights stored as float16)."""
-        state = {**self.state_dict(), **getattr(self, "passthrough_state", {})}
-        write_archive(path, self.export_config(), state, half=half)
+        items = _items(audio)
+        out = []
+        for item, c in zip(items, self.classify(items, batch_size=batch_size)):
+            seconds = len(as_waveform(item, self.sample_rate)) / self.sample_rate
+            out.append([SpeechSpan(0.0, seconds, c.label, float(c.logits.softmax(-1)[c.index]))])
+        return out
 
 
 class FrameClassifier(SpeechClassifier):
@@ -113,25 +91,49 @@ class FrameClassifier(SpeechClassifier):
 
     def forward(self, input_signal: torch.Tensor, input_signal_length: torch.Tensor) -> torch.Tensor:
         """Waveforms [B, T] -> logits [B, frames, classes]."""
-        feats, feat_len = self.preprocessor(input_signal, input_signal_length)
-        if self.training and self.spec_augmentation is not None:
-            feats = self.spec_augmentation(feats, feat_len)
-        encoded, _ = self.encoder(feats, feat_len)
+        encoded, _ = self.encode(input_signal, input_signal_length)
         return self.decoder(encoded.transpose(1, 2))
 
-    def frame_labels(self, audio: AudioSource) -> list[str]:
-        """The label of every valid encoder frame of one input."""
+    def frame_logits(self, audio: AudioSource) -> torch.Tensor:
+        """[valid frames, classes] logits of one input."""
         wave = torch.from_numpy(as_waveform(audio, self.sample_rate))[None].to(self.device)
         length = torch.tensor([wave.shape[1]], device=self.device)
         with inference_mode(self):
             encoded, enc_len = self.encoder(*self.preprocessor(wave, length))
             logits = self.decoder(encoded.transpose(1, 2))[0]
-        return [self.labels[int(k)] for k in logits[: int(enc_len[0])].argmax(-1)]
+        return logits[: int(enc_len[0])].cpu()
+
+    def frame_labels(self, audio: AudioSource) -> list[str]:
+        """The label of every valid encoder frame of one input."""
+        return [self.labels[int(k)] for k in self.frame_logits(audio).argmax(-1)]
+
+    def spans(self, audio: AudioSource | Sequence[AudioSource], batch_size: int = 8) -> list[list[SpeechSpan]]:
+        """Runs of frames with the same label, in seconds (frame x frame shift, the last clipped to the audio),
+        each with its mean probability. Thresholds and smoothing, as NeMo's VAD post-processing, come later."""
+        from harken.inference.results import SpeechSpan
+
+        out = []
+        for item in _items(audio):
+            seconds = len(as_waveform(item, self.sample_rate)) / self.sample_rate
+            probs = self.frame_logits(item).softmax(-1)
+            best = probs.argmax(-1).tolist()
+            spans, start = [], 0
+            for t in range(1, len(best) + 1):
+                if t == len(best) or best[t] != best[start]:
+                    score = float(probs[start:t, best[start]].mean())
+                    spans.append(SpeechSpan(min(start * self.frame_shift, seconds), min(t * self.frame_shift, seconds),
+                                            self.labels[best[start]], score))
+                    start = t
+            out.append(spans)
+        return out
 
     def classify(self, audio, batch_size: int = 8):
         raise TypeError("a frame classifier labels frames: use frame_labels(audio) or transcribe([...])")
 
     def transcribe(self, audio: AudioSource | Sequence[AudioSource], batch_size: int = 8, progress: bool = False,
                    **ignored) -> list[list[str]]:
-        items = [audio] if isinstance(audio, (str, Path, np.ndarray, torch.Tensor)) else list(audio)
-        return [self.frame_labels(item) for item in items]
+        return [self.frame_labels(item) for item in _items(audio)]
+
+
+def _items(audio) -> list:
+    return [audio] if isinstance(audio, (str, Path, np.ndarray, torch.Tensor)) else list(audio)

@@ -1,105 +1,48 @@
 """The CTC speech recognition model: preprocessor -> (SpecAugment) -> encoder -> CTC decoder.
 
-One class, built by composition from the `model` section of a NeMo-layout config. Its state-dict
-keys equal NeMo's EncDecCTCModel's, so `.nemo` archives interoperate both ways.
+One class on the model base, built from the `model` section of a NeMo-layout config. Its state-dict
+keys equal NeMo's EncDecCTCModel's, so `.nemo` archives interoperate both ways. Transcription lives in
+`harken.inference`; `transcribe()` here is the NeMo-compatible wrapper around it.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from harken.audio.io import AudioSource, as_waveform, audio_info
-from harken.core.config import resolve
-from harken.core.registry import (
-    NEMO_CTC_BPE_MODEL_TARGET,
-    NEMO_CTC_MODEL_TARGET,
-    instantiate,
-    nemo_target,
-)
 from harken.core.typed_module import connect
+from harken.decoding.ctc import Search, ctc_decode
 from harken.decoding.ctc_greedy import ctc_greedy_decode
-from harken.models.archive import ArchiveError, write_archive
+from harken.decoding.results import DecodedSequence
+from harken.models.base import SpeechModel
+from harken.models.targets import MODULES, NEMO_CTC_BPE_MODEL_TARGET, NEMO_CTC_MODEL_TARGET
 from harken.text.bpe_tokenizer import BPETokenizer
 from harken.text.build import NEMO_PREFIX, build_tokenizer
 from harken.text.char_tokenizer import CharTokenizer
 from harken.text.wordpiece_tokenizer import WordPieceTokenizer
 
 
-@dataclass
-class Hypothesis:
-    """One transcription with what produced it."""
+class CTCModel(SpeechModel):
+    nemo_target = NEMO_CTC_MODEL_TARGET
 
-    text: str
-    tokens: list[int]
-    log_probs: torch.Tensor  # [frames, vocabulary + blank], valid frames only
-    frame_shift: float  # seconds per output frame, for timestamps
-
-
-@contextmanager
-def inference_mode(model: nn.Module) -> Iterator[None]:
-    """Eval mode and no autograd for the duration, then every submodule's mode exactly as it was."""
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
-        with torch.inference_mode():
-            yield
-    finally:
-        for m, training in modes.items():
-            m.training = training
-
-
-class ASRModel(nn.Module):
     def __init__(self, cfg: dict, artifacts: dict[str, bytes] | None = None):
         """`cfg`: a model section (or a whole config); `artifacts`: files it refers to as `nemo:NAME`."""
-        super().__init__()
-        cfg = resolve(cfg)
-        cfg = cfg.get("model", cfg)
-        self.cfg = cfg
-        self.preprocessor = instantiate(cfg["preprocessor"])
-        augment = cfg.get("spec_augment")
-        self.spec_augmentation = instantiate(augment) if augment else None
-        self.encoder = instantiate(cfg["encoder"])
-        self.decoder = instantiate(cfg["decoder"])
+        super().__init__(cfg)
+        cfg = self.cfg
         self.tokenizer = build_tokenizer(cfg, artifacts)
         classes = getattr(self.decoder, "num_classes_with_blank", None)
         if classes is not None and classes != self.tokenizer.vocab_size + 1:
             raise ValueError(f"decoder.num_classes gives {classes - 1} tokens (+ blank) but the tokenizer has "
                              f"{self.tokenizer.vocab_size}: set model.decoder.num_classes={self.tokenizer.vocab_size}")
         self.artifacts = _referenced_artifacts(cfg, artifacts or {}, self.tokenizer)
-        connect(self.preprocessor, self.encoder)
         connect(self.encoder, self.decoder)
 
-    # ------------------------------------------------------------------ construction
-    @classmethod
-    def from_config(cls, cfg: dict) -> ASRModel:
-        return cls(cfg)
-
-    @classmethod
-    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> ASRModel:
-        from harken.models.loading import load_model
-
-        model = load_model(path, map_location)
-        if not isinstance(model, cls):
-            raise ArchiveError(f"{path}: holds a {type(model).__name__}, not a speech recognition model")
-        return model
-
-    def save(self, path: str | Path, half: bool = False) -> None:
-        """Write a `.nemo` archive that harken and NeMo both load (`half`: weights stored as float16)."""
-        write_archive(path, self.export_config(), self.state_dict(), artifacts=self.artifacts, half=half)
-
     def export_config(self) -> dict:
-        cfg = copy.deepcopy(self.cfg)
-        for section in ("preprocessor", "spec_augment", "encoder", "decoder"):
-            if cfg.get(section) and "_target_" in cfg[section]:
-                cfg[section]["_target_"] = nemo_target(cfg[section]["_target_"])
+        cfg = super().export_config()
         subword = isinstance(self.tokenizer, (BPETokenizer, WordPieceTokenizer))
         if subword:  # the tokenizer file travels inside the archive
             key = "model_path" if isinstance(self.tokenizer, BPETokenizer) else "vocab_path"
@@ -134,7 +77,7 @@ class ASRModel(nn.Module):
             self.cfg["labels"] = list(tokenizer.labels)
         new_labels, old_labels, old_decoder = list(tokenizer.labels), self.labels, self.decoder
         dec_cfg = {**self.cfg["decoder"], "num_classes": len(new_labels), "vocabulary": new_labels}
-        decoder = instantiate(dec_cfg).to(self.device)
+        decoder = MODULES.instantiate(dec_cfg).to(self.device)
         old_w, new_w = old_decoder.decoder_layers[0], decoder.decoder_layers[0]
         old_index = {label: i for i, label in enumerate(old_labels)}
         with torch.no_grad():
@@ -151,10 +94,6 @@ class ASRModel(nn.Module):
 
     # ------------------------------------------------------------------ properties
     @property
-    def sample_rate(self) -> int:
-        return int(self.preprocessor.sample_rate)
-
-    @property
     def labels(self) -> list[str]:
         return list(self.tokenizer.labels)
 
@@ -162,21 +101,10 @@ class ASRModel(nn.Module):
     def blank_id(self) -> int:
         return self.decoder.blank_id
 
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
-
-    @property
-    def frame_shift(self) -> float:
-        return self.preprocessor.hop_length * self.encoder.subsampling() / self.sample_rate
-
     # ------------------------------------------------------------------ compute
     def forward(self, input_signal: torch.Tensor, input_signal_length: torch.Tensor, pad_to: int | None = None):
         """Waveforms [B, T] -> (log_probs [B, T', V+1], encoded_len [B], greedy_predictions [B, T'])."""
-        feats, feat_len = self.preprocessor(input_signal, input_signal_length, pad_to=pad_to)
-        if self.training and self.spec_augmentation is not None:
-            feats = self.spec_augmentation(feats, feat_len)
-        encoded, encoded_len = self.encoder(feats, feat_len)
+        encoded, encoded_len = self.encode(input_signal, input_signal_length, pad_to=pad_to)
         log_probs = self.decoder(encoded)
         return log_probs, encoded_len, log_probs.argmax(dim=-1)
 
@@ -190,62 +118,50 @@ class ASRModel(nn.Module):
         return losses.mean()
 
     def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
+        """Greedy texts of a batch of log-probs (validation during training)."""
         return [self.tokenizer.decode(ids) for ids in ctc_greedy_decode(log_probs, lengths, self.blank_id)]
 
+    def decode_waves(self, waves: torch.Tensor, lengths: torch.Tensor, decoding: Search | None = None,
+                     keep_log_probs: bool = False) -> list[DecodedSequence]:
+        """The pipeline's entry: padded waveforms -> one DecodedSequence per row (greedy without `decoding`).
+        NeMo's transcribe runs the front end with `pad_to=0`; so does this, for equal outputs."""
+        log_probs, enc_len, _ = self(waves, lengths, pad_to=0)
+        return ctc_decode(log_probs, enc_len, self.blank_id, decoding, keep_log_probs)
+
+    def decode_text(self, seq: DecodedSequence) -> str:
+        return self.tokenizer.decode(seq.token_ids)
+
+    @property
+    def word_pieces(self) -> list[str]:
+        return self.tokenizer.word_pieces
+
     # ------------------------------------------------------------------ transcription
-    def transcribe(
-        self,
-        audio: AudioSource | Sequence[AudioSource],
-        batch_size: int = 8,
-        return_hypotheses: bool = False,
-        progress: bool = False,
-        decoder: Callable[[torch.Tensor], list[int]] | None = None,
-    ) -> list[str] | list[Hypothesis]:
-        """Transcribe files (any format soundfile reads), float arrays or tensors at the model's rate.
+    def transcribe(self, audio: Any, batch_size: int = 8, return_hypotheses: bool = False, timestamps: bool = False,
+                   progress: bool = False, decoding: Search | None = None, **kwargs) -> list:
+        """Transcribe files, float arrays or tensors at the model's rate, or manifest rows (with `offset`/
+        `duration`): a list of strings, or of `Hypothesis` with `return_hypotheses=True` (NeMo's API).
+        `timestamps=True` fills `Hypothesis.timestamp` as NeMo does (and returns hypotheses). `decoding`: a
+        search such as `BeamSearchDecoder` (greedy without one). The model's train/eval state is left
+        exactly as it was; nothing is written to disk. For words, segments and confidence use
+        `harken.inference.Transcriber`, which yields typed results."""
+        from harken.inference.pipeline import transcribe_hypotheses
 
-        Batches are formed from length-sorted inputs to minimise padding; results come back in input
-        order. The model's train/eval state is left exactly as it was; nothing is written to disk.
-        `decoder` maps one utterance's [frames, vocabulary + blank] log-probabilities to token ids
-        (e.g. a `BeamSearchDecoder`); greedy decoding without it.
-        """
-        items = [audio] if isinstance(audio, (str, Path, np.ndarray, torch.Tensor)) else list(audio)
-        order = sorted(range(len(items)), key=lambda i: -_seconds(items[i], self.sample_rate))
-        results: list = [None] * len(items)
-        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-        if progress:
-            from tqdm import tqdm
-
-            batches = tqdm(batches, desc="transcribe", unit="batch")
-        with inference_mode(self):
-            for idx in batches:
-                waves = [as_waveform(items[i], self.sample_rate) for i in idx]
-                for i, hyp in zip(idx, self._transcribe_batch(waves, decoder)):
-                    results[i] = hyp if return_hypotheses else hyp.text
-        return results
-
-    def _transcribe_batch(self, waves: list[np.ndarray], decoder=None) -> list[Hypothesis]:
-        lengths = torch.tensor([len(w) for w in waves], dtype=torch.long)
-        batch = torch.zeros(len(waves), max(int(lengths.max()), 1))
-        for row, w in zip(batch, waves):
-            row[: len(w)] = torch.from_numpy(w)
-        log_probs, enc_len, _ = self(batch.to(self.device), lengths.to(self.device), pad_to=0)
-        if decoder is None:
-            ids = ctc_greedy_decode(log_probs, enc_len, self.blank_id)
-        else:
-            ids = [decoder(lp[: int(n)]) for lp, n in zip(log_probs, enc_len)]
-        return [
-            Hypothesis(self.tokenizer.decode(t), t, lp[: int(n)].cpu(), self.frame_shift)
-            for t, lp, n in zip(ids, log_probs, enc_len)
-        ]
+        decoding = _renamed_decoder(decoding, kwargs)
+        hyps = transcribe_hypotheses(self, audio, batch_size=batch_size, decoding=decoding, progress=progress,
+                                     timestamps=timestamps, keep_log_probs=return_hypotheses or timestamps)
+        return hyps if return_hypotheses or timestamps else [h.text for h in hyps]
 
 
-def _seconds(item: AudioSource, sample_rate: int) -> float:
-    if isinstance(item, (np.ndarray, torch.Tensor)):
-        return float(max(item.shape)) / sample_rate
-    try:
-        return audio_info(item)[2]
-    except ValueError:
-        return 0.0  # unreadable: the load will raise a clear error at its turn
+ASRModel = CTCModel  # the name harken used before transducers came
+
+
+def _renamed_decoder(decoding, kwargs: dict):
+    """`decoder=` was the old name of `decoding=`: still accepted; anything else unknown is an error."""
+    if "decoder" in kwargs:
+        decoding = decoding or kwargs.pop("decoder")
+    if kwargs:
+        raise TypeError(f"transcribe() got unexpected arguments: {sorted(kwargs)}")
+    return decoding
 
 
 def _referenced_artifacts(cfg: dict, artifacts: dict[str, bytes], tokenizer) -> dict[str, bytes]:
