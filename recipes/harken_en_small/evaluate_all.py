@@ -45,7 +45,7 @@ def main() -> None:
             if not manifest.is_file():
                 print(f"skipping {manifest}: not made (stage 4 of run.sh)")
                 continue
-            r = evaluate(model, manifest, batch_size=16, progress=True, decoder=decoder)
+            r = evaluate(model, manifest, batch_size=16, progress=True, decoding=decoder)
             rows.append(f"| {test_set} | {condition} | {r.utterances} | {100 * r.wer:.2f} | {100 * r.cer:.2f} "
                         f"| {r.empty_outputs} |")
             print(rows[-1], flush=True)

@@ -58,7 +58,7 @@ def main() -> None:
         manifest = write_manifest(folder / "manifest.json", [{"audio_filepath": r.audio_filepath, "text": r.text,
                                                               "duration": _duration(Path(r.audio_filepath))}
                                                              for r in rows])
-        r = evaluate(model, manifest, batch_size=16, decoder=decoder)
+        r = evaluate(model, manifest, batch_size=16, decoding=decoder)
         loops = sum(1 for x in r.predictions if _LOOP.search(x["pred_text"]) and not _LOOP.search(x["text"]))
         print(f"| flite {voice} | {r.utterances} | {100 * r.wer:.1f} | {100 * r.cer:.1f} | {r.empty_outputs} "
               f"| {loops} |", flush=True)
