@@ -16,6 +16,8 @@ COMMANDS = {
     "lm": ("harken.cli.lm", "build a word n-gram language model (ARPA) for beam search"),
     "tokenizer": ("harken.cli.tokenizer", "train a SentencePiece tokenizer from manifest texts"),
     "models": ("harken.cli.models", "list or download pretrained models"),
+    "classify": ("harken.cli.classify", "label each audio file with a classifier (speech commands, segment VAD)"),
+    "vad": ("harken.cli.vad", "voice activity detection: speech segments (json, rttm, ctm, txt) as NeMo computes them"),
 }
 
 
