@@ -15,14 +15,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["ASRModel", "CTCModel", "Transcriber", "from_pretrained", "load", "__version__"]
+__all__ = ["ASRModel", "CTCModel", "TransducerModel", "Transcriber", "from_pretrained", "load", "__version__"]
 
 if TYPE_CHECKING:
     from harken.inference.pipeline import Transcriber
     from harken.models.base import SpeechModel
     from harken.models.ctc_model import ASRModel, CTCModel
+    from harken.models.transducer_model import TransducerModel
 
 _LAZY = {"ASRModel": "harken.models.ctc_model", "CTCModel": "harken.models.ctc_model",
+         "TransducerModel": "harken.models.transducer_model",
          "Transcriber": "harken.inference.pipeline"}
 
 

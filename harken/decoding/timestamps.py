@@ -3,7 +3,9 @@
 NeMo's CTC offsets are shifted by one token: token i spans [first frame of token i-1, first frame of
 token i], the first token [max(0, f0 - 1), f0]. harken's own results (inference/words.py) use each
 token's frames instead; this module exists so a NeMo user's `hyp.timestamp` code keeps working with
-identical numbers. Transducers (RNNT/TDT) take [frame, frame + duration]: RNNT tokens last one frame.
+identical numbers. Transducers (RNNT/TDT) take [frame, frame + duration]: RNNT tokens last one frame,
+a TDT token its predicted duration (0 is kept, so it may end where it starts, or past the audio), and
+each `char` entry holds a one-element list with the piece, as NeMo's transducer offsets do.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ SEGMENT_SEPARATORS = (".", "!", "?")
 
 def nemo_timestamps(seq: DecodedSequence, pieces: Sequence[str], frame_shift: float, kind: str = "ctc") -> dict:
     """The `timestamp` dict of a NeMo Hypothesis: `timestep`, `char`, `word`, `segment` (offsets in encoder
-    frames, `start`/`end` = offset x frame shift). `pieces` as the tokenizer's `word_pieces`."""
+    frames, `start`/`end` = offset x frame shift). `pieces` as the tokenizer's `word_pieces`; `kind` "ctc", or a
+    transducer's ("rnnt", "tdt")."""
     if kind == "ctc":
         starts = [max(0, seq.frames[0] - 1), *seq.frames[:-1]] if seq.frames else []
         ends = list(seq.frames)
@@ -34,6 +37,8 @@ def nemo_timestamps(seq: DecodedSequence, pieces: Sequence[str], frame_shift: fl
     words = _words(chars, frame_shift)
     for c in chars:
         del c["_word_start"]
+        if kind != "ctc":
+            c["char"] = [c["char"]]
     return {"timestep": timestep, "char": chars, "word": words, "segment": _segments(words, frame_shift)}
 
 

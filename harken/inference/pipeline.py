@@ -99,7 +99,8 @@ def transcribe_hypotheses(model, audio: Any, batch_size: int = 8, decoding=None,
         lp = torch.from_numpy(seq.log_probs) if seq.log_probs is not None else None
         hyp = Hypothesis(model.decode_text(seq), list(seq.token_ids), seq.score, lp, model.frame_shift)
         if timestamps:
-            hyp.timestamp = nemo_timestamps(seq, model.word_pieces, model.frame_shift)
+            kind = getattr(model, "timestamp_kind", "ctc")  # transducers: "rnnt" / "tdt"
+            hyp.timestamp = nemo_timestamps(seq, model.word_pieces, model.frame_shift, kind)
             hyp.transcript = tr.transcript(inp, seq, seconds)
         out.append(hyp)
     return out

@@ -20,6 +20,7 @@ from harken.decoding.ctc_greedy import ctc_greedy_decode
 from harken.decoding.results import DecodedSequence
 from harken.models.base import SpeechModel
 from harken.models.targets import MODULES, NEMO_CTC_BPE_MODEL_TARGET, NEMO_CTC_MODEL_TARGET
+from harken.models.tokenized import referenced_artifacts, renamed_decoder
 from harken.text.bpe_tokenizer import BPETokenizer
 from harken.text.build import NEMO_PREFIX, build_tokenizer
 from harken.text.char_tokenizer import CharTokenizer
@@ -38,7 +39,7 @@ class CTCModel(SpeechModel):
         if classes is not None and classes != self.tokenizer.vocab_size + 1:
             raise ValueError(f"decoder.num_classes gives {classes - 1} tokens (+ blank) but the tokenizer has "
                              f"{self.tokenizer.vocab_size}: set model.decoder.num_classes={self.tokenizer.vocab_size}")
-        self.artifacts = _referenced_artifacts(cfg, artifacts or {}, self.tokenizer)
+        self.artifacts = referenced_artifacts(cfg, artifacts or {}, self.tokenizer)
         connect(self.encoder, self.decoder)
 
     def export_config(self) -> dict:
@@ -146,30 +147,10 @@ class CTCModel(SpeechModel):
         `harken.inference.Transcriber`, which yields typed results."""
         from harken.inference.pipeline import transcribe_hypotheses
 
-        decoding = _renamed_decoder(decoding, kwargs)
+        decoding = renamed_decoder(decoding, kwargs)
         hyps = transcribe_hypotheses(self, audio, batch_size=batch_size, decoding=decoding, progress=progress,
                                      timestamps=timestamps, keep_log_probs=return_hypotheses or timestamps)
         return hyps if return_hypotheses or timestamps else [h.text for h in hyps]
 
 
 ASRModel = CTCModel  # the name harken used before transducers came
-
-
-def _renamed_decoder(decoding, kwargs: dict):
-    """`decoder=` was the old name of `decoding=`: still accepted; anything else unknown is an error."""
-    if "decoder" in kwargs:
-        decoding = decoding or kwargs.pop("decoder")
-    if kwargs:
-        raise TypeError(f"transcribe() got unexpected arguments: {sorted(kwargs)}")
-    return decoding
-
-
-def _referenced_artifacts(cfg: dict, artifacts: dict[str, bytes], tokenizer) -> dict[str, bytes]:
-    """The archive members the config points at (`nemo:NAME`), so a re-saved archive keeps them."""
-    kept = {}
-    for value in (cfg.get("tokenizer") or {}).values():
-        if isinstance(value, str) and value.startswith(NEMO_PREFIX) and value[len(NEMO_PREFIX):] in artifacts:
-            kept[value[len(NEMO_PREFIX):]] = artifacts[value[len(NEMO_PREFIX):]]
-    if isinstance(tokenizer, (BPETokenizer, WordPieceTokenizer)) and tokenizer.name not in kept:
-        kept[tokenizer.name] = tokenizer.model_proto
-    return kept
