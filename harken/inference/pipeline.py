@@ -1,10 +1,13 @@
 """The transcription pipeline: any audio in, typed results out, in input order, as a generator.
 
 Inputs are taken a window at a time (so a long manifest streams through), sorted by length inside the
-window to minimise padding, decoded in batches, and yielded in input order. Recordings longer than
-`long_audio_s` go through `long_audio.decode_long`, which reads and encodes them in overlapping chunks
-in bounded memory. The model is used only through its family's narrow surface (`decode_waves`,
+window to minimise padding, decoded in batches, and yielded in input order. The model is used only through
+its family's narrow surface (`decode_waves`,
 `decode_text`, `word_pieces`, `frame_shift`, `sample_rate`), and left in the train/eval state it was in.
+
+Long inputs are first cut where the speaker pauses (inference/pauses.py) or where a `segmenter` (a VAD)
+says speech is, and each region is decoded as its own utterance, batched with the other short work;
+regions still longer than `long_audio_s` go through the overlapping-chunk decoder (long_audio.py).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import torch
 from harken.core.inference_mode import inference_mode
 from harken.decoding.results import DecodedSequence
 from harken.inference.inputs import AudioInput, as_inputs
+from harken.inference.long_audio import Joined, decode_long
+from harken.inference.pauses import split_at_pauses
 from harken.inference.results import Hypothesis, Transcript
 from harken.inference.words import build_transcript
 
@@ -27,7 +32,8 @@ class Transcriber:
 
     def __init__(self, model, decoding=None, batch_size: int = 8, long_audio_s: float = 60.0,
                  chunk_s: float = 30.0, context_s: float = 5.0, segment_gap: float = 0.8,
-                 keep_log_probs: bool = False, progress: bool = False, window: int | None = None):
+                 keep_log_probs: bool = False, progress: bool = False, window: int | None = None,
+                 split_at_pauses: bool = True, segmenter=None):
         if not hasattr(model, "decode_waves"):
             raise ValueError(f"a {type(model).__name__} labels audio, it does not transcribe speech: "
                              "use model.classify / model.spans")
@@ -37,6 +43,7 @@ class Transcriber:
         self.long_audio_s, self.chunk_s, self.context_s = long_audio_s, chunk_s, context_s
         self.segment_gap, self.keep_log_probs, self.progress = segment_gap, keep_log_probs, progress
         self.window = window or batch_size * 8
+        self.split_at_pauses, self.segmenter = split_at_pauses, segmenter
 
     def __call__(self, audio: Any) -> Iterator[Transcript]:
         for inp, seq, seconds in self.decode(audio):
@@ -61,23 +68,44 @@ class Transcriber:
             bar.close()
 
     def _decode_window(self, window: list[AudioInput]):
-        sr = self.model.sample_rate
+        sr, shift = self.model.sample_rate, self.model.frame_shift
         seconds = [inp.seconds(sr) for inp in window]
-        results: dict[int, tuple[DecodedSequence, float]] = {}
-        short = [i for i in range(len(window)) if seconds[i] <= self.long_audio_s or not _is_file(window[i])]
-        short.sort(key=lambda i: -seconds[i])
+        units: list[tuple[int, int, AudioInput]] = []  # (input, its first frame within the input, audio)
+        for i, inp in enumerate(window):
+            if seconds[i] <= self.long_audio_s:
+                units.append((i, 0, inp))
+                continue
+            for start, end in self._regions(inp):
+                first = int(round(start / shift, 6))  # regions start on the frame grid, so frames shift exactly
+                units.append((i, first, _part(inp, first * shift, end - first * shift, sr)))
+        unit_seconds = [u.seconds(sr) if u is not window[i] else seconds[i] for i, _, u in units]
+        decoded: dict[int, DecodedSequence] = {}
+        short = sorted((k for k in range(len(units)) if unit_seconds[k] <= self.long_audio_s),
+                       key=lambda k: -unit_seconds[k])
         for b in range(0, len(short), self.batch_size):
             idx = short[b:b + self.batch_size]
-            waves = [window[i].read(sr) for i in idx]
-            for i, w, seq in zip(idx, waves, self._decode_batch(waves)):
-                results[i] = (seq, len(w) / sr)
+            waves = [units[k][2].read(sr) for k in idx]
+            decoded.update(zip(idx, self._decode_batch(waves)))
+        for k in range(len(units)):
+            if k not in decoded:
+                decoded[k] = decode_long(self.model, units[k][2], self.decoding, self.chunk_s, self.context_s)[0]
         for i, inp in enumerate(window):
-            if i not in results:
-                from harken.inference.long_audio import decode_long
+            parts = [(first, decoded.pop(k)) for k, (j, first, _) in enumerate(units) if j == i]
+            if len(parts) == 1 and parts[0][0] == 0 and seconds[i] <= self.long_audio_s:
+                yield inp, parts[0][1], unit_seconds[[j for j, _, _ in units].index(i)]
+                continue
+            joined = Joined(self.model.word_pieces)
+            for first, seq in parts:
+                joined.add(seq.shifted(first), merge=False)
+            yield inp, joined.result(round(seconds[i] / shift)), seconds[i]
 
-                results[i] = decode_long(self.model, inp, self.decoding, self.chunk_s, self.context_s)
-            seq, secs = results.pop(i)
-            yield inp, seq, secs
+    def _regions(self, inp: AudioInput) -> list[tuple[float, float]]:
+        """Where to cut a long input: the segmenter's spans (a VAD), else the speech between pauses."""
+        if self.segmenter is not None:
+            return list(self.segmenter(inp))
+        if not self.split_at_pauses:
+            return [(0.0, inp.seconds(self.model.sample_rate))]
+        return split_at_pauses(inp, self.model.sample_rate)
 
     def _decode_batch(self, waves: list[np.ndarray]) -> list[DecodedSequence]:
         lengths = torch.tensor([len(w) for w in waves], dtype=torch.long)
@@ -106,8 +134,12 @@ def transcribe_hypotheses(model, audio: Any, batch_size: int = 8, decoding=None,
     return out
 
 
-def _is_file(inp: AudioInput) -> bool:
-    return not isinstance(inp.source, np.ndarray)
+def _part(inp: AudioInput, start: float, duration: float, sample_rate: int) -> AudioInput:
+    """`duration` seconds of an input from `start` seconds into it."""
+    if isinstance(inp.source, np.ndarray):
+        a = round(start * sample_rate)
+        return AudioInput(inp.source[a:a + round(duration * sample_rate)], where=inp.where)
+    return AudioInput(inp.source, inp.offset + start, duration, inp.where)
 
 
 def _progress(total: int):
