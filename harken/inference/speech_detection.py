@@ -42,10 +42,9 @@ class VADResult:
 
 
 def speech_index(model) -> int:
-    """The output column holding speech; a clear error for models that are not VADs."""
-    from harken.models.classifier import SpeechClassifier
-
-    if not isinstance(model, SpeechClassifier):
+    """The output column holding speech; a clear error for models that are not VADs (classifiers are told apart
+    by what they offer, so this layer never imports the model classes)."""
+    if not hasattr(model, "classify"):
         raise ValueError(f"a {type(model).__name__} transcribes speech; VAD needs a MarbleNet-style VAD .nemo "
                          "(frame or segment classifier with a 'speech' class)")
     for name in SPEECH_LABELS:
@@ -55,9 +54,7 @@ def speech_index(model) -> int:
 
 
 def is_frame_vad(model) -> bool:
-    from harken.models.classifier import FrameClassifier
-
-    return isinstance(model, FrameClassifier)
+    return hasattr(model, "frame_logits")
 
 
 def default_params(model, shift: float = WINDOW_SHIFT) -> VADParams:
@@ -77,7 +74,7 @@ def frame_speech_probs(model, wave: np.ndarray) -> np.ndarray:
 def window_speech_probs(model, wave: np.ndarray, shift: float = WINDOW_SHIFT, window: float = WINDOW_SECONDS,
                         batch_size: int = 64) -> np.ndarray:
     """Speech probability of windows centred every `shift` seconds (NeMo's vad_frame_seq_collate_fn layout)."""
-    from harken.models.base import inference_mode
+    from harken.core.inference_mode import inference_mode
 
     k = speech_index(model)
     sr = model.sample_rate

@@ -99,6 +99,20 @@ class SpeechModel(nn.Module):
         """Seconds per encoder frame: window stride x the encoder's subsampling."""
         return self.preprocessor.hop_length * self.encoder.subsampling() / self.sample_rate
 
+    def change_attention_model(self, self_attention_model: str | None = None, att_context_size: list | None = None,
+                               update_config: bool = True) -> None:
+        """NeMo's method: a Conformer encoder's self-attention becomes local (`rel_pos_local_attn`, [left, right]
+        frames: memory linear in the length, for long audio) or full again (`rel_pos`); the config follows."""
+        if self_attention_model is None and att_context_size is None:
+            return
+        change = getattr(self.encoder, "change_attention_model", None)
+        if change is None:
+            raise ValueError(f"{type(self.encoder).__name__} has no self-attention to change")
+        change(self_attention_model, att_context_size)
+        if update_config:
+            self.cfg["encoder"]["self_attention_model"] = self.encoder.self_attention_model
+            self.cfg["encoder"]["att_context_size"] = list(self.encoder.att_context_size)
+
     # ------------------------------------------------------------------ compute
     def encode(self, input_signal: torch.Tensor, input_signal_length: torch.Tensor, pad_to: int | None = None
                ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,6 +19,7 @@ import torch
 from harken.core.typed_module import connect
 from harken.decoding.ctc import ctc_decode
 from harken.decoding.results import DecodedSequence
+from harken.decoding.transducer_beam import BeamTransducer
 from harken.decoding.transducer_greedy import GreedyTransducer
 from harken.models.base import SpeechModel
 from harken.models.targets import (
@@ -35,6 +36,7 @@ from harken.text.build import NEMO_PREFIX, build_tokenizer
 from harken.text.wordpiece_tokenizer import WordPieceTokenizer
 
 GREEDY = ("greedy", "greedy_batch")
+TRANSDUCER = (*GREEDY, "beam")  # NeMo's strategy names harken can run on the transducer head
 
 
 class TransducerModel(SpeechModel):
@@ -65,7 +67,7 @@ class TransducerModel(SpeechModel):
         connect(self.encoder, self.joint, {"outputs": "encoder_outputs"})
         if self.ctc_decoder is not None:
             connect(self.encoder, self.ctc_decoder)
-        _check_strategy(cfg.get("decoding") or {}, "decoding")
+        _check_strategy(cfg.get("decoding") or {}, "decoding", allowed=TRANSDUCER)
 
     # ------------------------------------------------------------------ archives
     def export_config(self) -> dict:
@@ -104,6 +106,17 @@ class TransducerModel(SpeechModel):
         return 10 if value is None else int(value)
 
     @property
+    def search(self) -> GreedyTransducer | BeamTransducer:
+        """The transducer search `decoding.strategy` names: greedy, or NeMo's `beam` (its `default` search; NeMo
+        ignores `beam.search_type` for this strategy, and so does harken)."""
+        decoding = self.cfg.get("decoding") or {}
+        if decoding.get("strategy", "greedy_batch") != "beam":
+            return GreedyTransducer(self.max_symbols)
+        beam = decoding.get("beam") or {}
+        return BeamTransducer(beam_size=int(beam.get("beam_size", 4)), score_norm=bool(beam.get("score_norm", True)),
+                              softmax_temperature=float(beam.get("softmax_temperature", 1.0)))
+
+    @property
     def timestamp_kind(self) -> str:
         """How `nemo_timestamps` reads this model's results: "ctc" for the CTC head, else "rnnt" / "tdt"."""
         return "ctc" if self.cur_decoder == "ctc" else self.model_type
@@ -113,7 +126,8 @@ class TransducerModel(SpeechModel):
                                  verbose: bool = True) -> None:
         """Pick the head decoding uses (`decoder_type` "rnnt" or "ctc"; hybrids only for "ctc") and, with
         `decoding_cfg`, store that head's decoding section in the config as NeMo does. The model's own
-        `model_type` and `durations` are kept when the new section leaves them out. Greedy strategies only."""
+        `model_type` and `durations` are kept when the new section leaves them out. Strategies: greedy, and on
+        the transducer head `beam` (`beam.beam_size`, NeMo's default 4; see `search`)."""
         head = decoder_type or "rnnt"
         if head not in ("rnnt", "ctc"):
             raise ValueError(f"decoder_type={decoder_type!r}: use 'rnnt' or 'ctc'")
@@ -125,7 +139,7 @@ class TransducerModel(SpeechModel):
                 _check_strategy(new, "aux_ctc.decoding", strict=True)
                 self.cfg["aux_ctc"]["decoding"] = new
             else:
-                _check_strategy(new, "decoding", strict=True)
+                _check_strategy(new, "decoding", strict=True, allowed=TRANSDUCER)
                 old = self.cfg.get("decoding") or {}
                 for key in ("model_type", "durations"):
                     if key in old and key not in new:
@@ -148,11 +162,11 @@ class TransducerModel(SpeechModel):
             log_probs = self.ctc_decoder(encoded)
             return ctc_decode(log_probs, encoded_len, self.ctc_decoder.blank_id, decoding, keep_log_probs)
         if decoding is not None and not getattr(decoding, "transducer_search", False):
-            raise ValueError(f"{type(decoding).__name__} is not a transducer search; the transducer head decodes "
-                             "greedily (beam search is not implemented yet)"
+            raise ValueError(f"{type(decoding).__name__} is not a transducer search; the transducer head takes "
+                             "GreedyTransducer or BeamTransducer (harken.decoding.transducer_beam)"
                              + (", and CTC searches run on the CTC head: change_decoding_strategy(decoder_type='ctc')"
                                 if self.ctc_decoder is not None else ""))
-        search = decoding or GreedyTransducer(self.max_symbols)
+        search = decoding or self.search
         return search(self.heads, encoded, encoded_len)
 
     def decode_waves(self, waves: torch.Tensor, lengths: torch.Tensor, decoding=None,
@@ -198,13 +212,24 @@ def _model_type(cfg: dict) -> tuple[str, list[int]]:
     return "tdt", [int(d) for d in durations]
 
 
-def _check_strategy(section: dict, where: str, strict: bool = False) -> None:
-    """harken decodes greedily; a config asking for another strategy is decoded greedily with a warning
-    (a checkpoint's default), or refused when asked for explicitly."""
+def _check_strategy(section: dict, where: str, strict: bool = False, allowed: tuple[str, ...] = GREEDY) -> None:
+    """A config asking for a strategy harken lacks is decoded greedily with a warning (a checkpoint's
+    default), or refused when asked for explicitly."""
     strategy = section.get("strategy", "greedy_batch")
-    if strategy in GREEDY:
+    if strategy == "beam" and strategy in allowed:
+        beam = section.get("beam") or {}
+        size = beam.get("beam_size", 4)
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(f"{where}.beam.beam_size={size!r}: must be an integer of at least 1")
+        if beam.get("return_best_hypothesis", True) is False:  # NeMo then returns n-best lists
+            message = f"{where}.beam.return_best_hypothesis=false: harken returns the best hypothesis only"
+            if strict:
+                raise NotImplementedError(message)
+            warnings.warn(message, stacklevel=3)
+        return
+    if strategy in allowed:
         return
     message = f"{where}.strategy={strategy!r}: harken has no such transducer/CTC search yet"
     if strict:
-        raise NotImplementedError(message + f"; use one of {GREEDY}")
+        raise NotImplementedError(message + f"; use one of {allowed}")
     warnings.warn(message + "; decoding greedily", stacklevel=3)
