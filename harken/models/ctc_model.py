@@ -29,6 +29,7 @@ from harken.text.wordpiece_tokenizer import WordPieceTokenizer
 
 class CTCModel(SpeechModel):
     nemo_target = NEMO_CTC_MODEL_TARGET
+    decodes_in_chunks = True  # frames' log-probs are independent of earlier output: long audio in chunks
 
     def __init__(self, cfg: dict, artifacts: dict[str, bytes] | None = None):
         """`cfg`: a model section (or a whole config); `artifacts`: files it refers to as `nemo:NAME`."""
