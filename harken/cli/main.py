@@ -17,6 +17,7 @@ COMMANDS = {
     "tokenizer": ("harken.cli.tokenizer", "train a SentencePiece tokenizer from manifest texts"),
     "models": ("harken.cli.models", "list or download pretrained models"),
     "classify": ("harken.cli.classify", "label each audio file with a classifier (speech commands, segment VAD)"),
+    "export": ("harken.cli.export", "export a model to ONNX (optionally int8) for onnxruntime / sherpa-onnx"),
     "vad": ("harken.cli.vad", "voice activity detection: speech segments (json, rttm, ctm, txt) as NeMo computes them"),
 }
 

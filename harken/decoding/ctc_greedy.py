@@ -5,42 +5,10 @@ Each token keeps the frame where its run starts, the run's length and its best l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
 import torch
 
+from harken.decoding.ctc_runs import collapse, runs  # noqa: F401  (torch-free; re-exported here)
 from harken.decoding.results import DecodedSequence
-
-
-def collapse(frame_ids: Sequence[int], blank_id: int) -> list[int]:
-    """[a, a, blank, a, b, b] -> [a, a, b]: repeats merge unless a blank separates them."""
-    out: list[int] = []
-    prev = None
-    for i in frame_ids:
-        if i != prev and i != blank_id:
-            out.append(int(i))
-        prev = i
-    return out
-
-
-def runs(best: np.ndarray, best_lp: np.ndarray, blank_id: int) -> DecodedSequence:
-    """One utterance's per-frame best ids and their log-probs -> tokens with start frame, run length and
-    the run's highest log-prob. The score sums the non-blank frames' log-probs, as NeMo's greedy score does."""
-    ids, frames, durations, lps = [], [], [], []
-    prev = -1
-    for t, (k, lp) in enumerate(zip(best.tolist(), best_lp.tolist())):
-        if k != blank_id:
-            if k == prev:
-                durations[-1] += 1
-                lps[-1] = max(lps[-1], lp)
-            else:
-                ids.append(k)
-                frames.append(t)
-                durations.append(1)
-                lps.append(lp)
-        prev = k
-    return DecodedSequence(ids, frames, durations, lps, float(best_lp[best != blank_id].sum()), len(best))
 
 
 def ctc_greedy_batch(log_probs: torch.Tensor, lengths: torch.Tensor, blank_id: int,
