@@ -1,8 +1,10 @@
-"""Lightning wrapper that trains an `ASRModel` with CTC.
+"""Lightning wrapper that trains a speech-to-text model (CTC by default; transducers via an objective).
 
 The model itself stays a plain `nn.Module` (usable without Lightning); this class adds the loop
 pieces: batches -> loss, validation WER, optimizer/schedule, and the sampler position saved in every
-checkpoint so a resumed run continues with exactly the next batch.
+checkpoint so a resumed run continues with exactly the next batch. What a batch computes (loss, greedy
+texts) is the *objective*'s: `CTCObjective` here, `TransducerObjective` in transducer_task.py, so every
+family shares the data, checkpoint and resume machinery.
 """
 
 from __future__ import annotations
@@ -18,10 +20,28 @@ from harken.training.data import build_dataset, build_loader, build_shard_loader
 from harken.training.optim import build_optimizer, build_scheduler
 
 
+class CTCObjective:
+    """CTC: the mean per-utterance CTC loss, and greedy texts for validation."""
+
+    def loss(self, model: ASRModel, batch: tuple) -> dict[str, torch.Tensor]:
+        """A training batch -> {"loss": the value to minimise, ...: other values worth logging}."""
+        audio, audio_len, tokens, token_len = batch
+        log_probs, enc_len, _ = model(audio, audio_len)
+        return {"loss": model.ctc_loss(log_probs, enc_len, tokens, token_len)}
+
+    def validate(self, model: ASRModel, batch: tuple) -> tuple[torch.Tensor, list[str]]:
+        """A validation batch -> (loss, greedy texts)."""
+        audio, audio_len, tokens, token_len = batch
+        log_probs, enc_len, _ = model(audio, audio_len)
+        return model.ctc_loss(log_probs, enc_len, tokens, token_len), model.decode(log_probs, enc_len)
+
+
 class CTCTask(pl.LightningModule):
-    def __init__(self, model: ASRModel):
+    def __init__(self, model: ASRModel, objective=None):
+        """`objective`: what a batch computes (`CTCObjective()` by default; see transducer_task.py)."""
         super().__init__()
         self.model = model
+        self.objective = objective or CTCObjective()
         self._train_loader = None
         self._resume_sampler_state: dict | None = None
         self._consumed = 0  # batches of the current epoch that completed an optimizer step
@@ -63,11 +83,13 @@ class CTCTask(pl.LightningModule):
         self._consumed = getattr(sampler, "resume_offset", 0)
 
     def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
-        audio, audio_len, tokens, token_len = batch
-        log_probs, enc_len, _ = self.model(audio, audio_len)
-        loss = self.model.ctc_loss(log_probs, enc_len, tokens, token_len)
+        values = self.objective.loss(self.model, batch)
+        loss, size = values["loss"], batch[0].shape[0]
         self._consumed = batch_idx + 1  # Lightning continues batch_idx within a resumed epoch
-        self.log("train_loss", loss, prog_bar=True, batch_size=audio.shape[0])
+        self.log("train_loss", loss, prog_bar=True, batch_size=size)
+        for name, value in values.items():
+            if name != "loss":
+                self.log(f"train_{name}", value, batch_size=size)
         self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], prog_bar=False, batch_size=1)
         return loss
 
@@ -78,11 +100,9 @@ class CTCTask(pl.LightningModule):
         self._val = [ErrorCounts(), ErrorCounts()]
 
     def validation_step(self, batch: tuple, batch_idx: int) -> None:
-        audio, audio_len, tokens, token_len = batch
-        log_probs, enc_len, _ = self.model(audio, audio_len)
-        loss = self.model.ctc_loss(log_probs, enc_len, tokens, token_len)
-        self.log("val_loss", loss, sync_dist=True, batch_size=audio.shape[0])
-        hyps = self.model.decode(log_probs, enc_len)
+        _, _, tokens, token_len = batch
+        loss, hyps = self.objective.validate(self.model, batch)
+        self.log("val_loss", loss, sync_dist=True, batch_size=tokens.shape[0])
         tok = self.model.tokenizer
         for hyp, ids, n in zip(hyps, tokens.tolist(), token_len.tolist()):
             ref = tok.decode(ids[:n])

@@ -19,10 +19,13 @@ import lightning.pytorch as pl
 import torch
 
 from harken.core.config import dump_config, resolve
-from harken.models.ctc_model import ASRModel
+from harken.models.base import SpeechModel, family_class
+from harken.models.ctc_model import CTCModel
+from harken.models.transducer_model import TransducerModel
 from harken.training.checkpointing import AtomicCheckpointIO, CheckpointPolicy
 from harken.training.ctc_task import CTCTask
 from harken.training.init_from import init_spec, initialize_from
+from harken.training.transducer_task import TransducerObjective
 
 log = logging.getLogger("harken.train")
 
@@ -62,6 +65,23 @@ def trainer_kwargs(cfg: dict) -> dict[str, Any]:
     return kw
 
 
+def model_class(model_cfg: dict) -> type[SpeechModel]:
+    """The family a training config builds: the one its `target:` names, else a transducer when it has a
+    `joint` section (NeMo's training configs name no class: its scripts pick one), else CTC."""
+    target = model_cfg.get("target")
+    cls = family_class(target) if target else TransducerModel if model_cfg.get("joint") else CTCModel
+    if not issubclass(cls, (CTCModel, TransducerModel)):
+        raise ValueError(f"harken train trains CTC and transducer models, not {cls.__name__}")
+    return cls
+
+
+def build_task(model: SpeechModel) -> CTCTask:
+    """The Lightning task for a model: the shared loop with its family's objective."""
+    if isinstance(model, TransducerModel):
+        return CTCTask(model, TransducerObjective.from_model(model))
+    return CTCTask(model)
+
+
 def train(cfg: dict, out: str | None = None, resume: bool = False, progress: bool = True,
           callbacks: list[pl.Callback] | None = None) -> Path:
     """Train the config's model; returns the path of the saved `.nemo`. `callbacks` are extra Lightning ones."""
@@ -72,11 +92,11 @@ def train(cfg: dict, out: str | None = None, resume: bool = False, progress: boo
     seed = int((cfg.get("trainer") or {}).get("seed", cfg.get("seed", 0)) or 0)
     pl.seed_everything(seed, workers=True, verbose=False)
 
-    model = ASRModel.from_config(cfg["model"])
+    model = model_class(cfg["model"]).from_config(cfg["model"])
     init = init_spec(cfg)
     if init and not resume:  # a resumed run already has its weights in the checkpoint
         initialize_from(model, **init)
-    task = CTCTask(model)
+    task = build_task(model)
     section = cfg.get("trainer") or {}
     policy = CheckpointPolicy(ckpt_dir, every_n_steps=int(section.get("checkpoint_every_n_steps", 0) or 0),
                               keep_every_n_steps=int(section.get("keep_checkpoint_every_n_steps", 0) or 0))
