@@ -42,7 +42,7 @@ class Transcriber:
         self.model, self.decoding, self.batch_size = model, decoding, batch_size
         self.long_audio_s, self.chunk_s, self.context_s = long_audio_s, chunk_s, context_s
         self.segment_gap, self.keep_log_probs, self.progress = segment_gap, keep_log_probs, progress
-        self.window = window or batch_size * 8
+        self.window = window or batch_size * 64  # inputs sorted together; results wait at most this long
         self.split_at_pauses, self.segmenter = split_at_pauses, segmenter
 
     def __call__(self, audio: Any) -> Iterator[Transcript]:

@@ -5,13 +5,16 @@ CTC head).
 One class covers the three: TDT is read from `decoding.model_type` (or a `tdt` loss) with its durations from
 the config, and a hybrid is a model whose config has `aux_ctc`. `change_decoding_strategy(decoder_type=...)`
 picks the head used at decode time, as NeMo's API does; `transcribe(timestamps=True)` leaves the config
-alone (NeMo writes `compute_timestamps` into it). State-dict keys equal NeMo's, so archives go both ways.
+alone (NeMo writes `compute_timestamps` into it); `change_vocabulary` prepares fine-tuning on a new tokenizer
+(`transducer_vocabulary`). State-dict keys equal NeMo's, so archives go both ways.
 """
 
 from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -146,6 +149,28 @@ class TransducerModel(SpeechModel):
                         new[key] = copy.deepcopy(old[key])
                 self.cfg["decoding"] = new
         self.cur_decoder = head
+
+    def change_vocabulary(self, new_vocabulary: Sequence[str] | str | Path | None = None,
+                          new_tokenizer_type: str | None = None, decoding_cfg: dict | None = None,
+                          ctc_decoding_cfg: dict | None = None, new_tokenizer_dir: str | Path | None = None) -> None:
+        """Swap the vocabulary for fine-tuning: a tokenizer folder (SentencePiece `tokenizer.model`, or WordPiece
+        `vocab.txt`; `new_tokenizer_type` "bpe"/"wpe" as NeMo's) or a list of characters. New embedding, joint
+        output layer and CTC head; the encoder is untouched, and rows of shared tokens, the blank and TDT's
+        duration outputs keep their trained weights (see `transducer_vocabulary`). `decoding_cfg` and
+        `ctc_decoding_cfg` set the heads' decoding sections, as NeMo's `change_vocabulary` does."""
+        from harken.models.transducer_vocabulary import new_tokenizer, swap_vocabulary
+
+        vocabulary = new_vocabulary if new_vocabulary is not None else new_tokenizer_dir
+        if vocabulary is None:
+            raise TypeError("change_vocabulary: give a tokenizer folder or a list of characters")
+        tokenizer = new_tokenizer(vocabulary, new_tokenizer_type)  # a missing file fails before anything changes
+        head = self.cur_decoder
+        if decoding_cfg is not None:
+            self.change_decoding_strategy(decoding_cfg, decoder_type="rnnt")
+        if ctc_decoding_cfg is not None:
+            self.change_decoding_strategy(ctc_decoding_cfg, decoder_type="ctc")
+        self.cur_decoder = head
+        swap_vocabulary(self, *tokenizer)
 
     # ------------------------------------------------------------------ compute
     def forward(self, input_signal: torch.Tensor, input_signal_length: torch.Tensor, pad_to: int | None = None

@@ -1,9 +1,10 @@
-"""Named pretrained models: NVIDIA's public CTC/classification checkpoints, by their NeMo names.
+"""Named pretrained models: NVIDIA's public CTC, transducer and classification checkpoints, by their NeMo names.
 
 `from_pretrained("stt_en_quartznet15x5")` downloads once into the cache and loads from there
 afterwards. A local path, `file://` URL or http(s) URL works wherever a name does. The download
-locations are the ones NeMo's `list_available_models()` publishes; their checksums are not published,
-so they are checked only when known (`sha256`).
+locations are the ones NeMo's `list_available_models()` publishes, and for Hugging Face names the file
+`<name>.nemo` of the repository `nvidia/<name>` (what NeMo's `from_pretrained` fetches); their checksums
+are not published, so they are checked only when known (`sha256`).
 
 harken's own model (`harken_en_small`, recipes/harken_en_small) ships inside the package, so it needs
 no download at all and is the default of `harken transcribe`.
@@ -39,8 +40,8 @@ def _ngc(name: str, version: str, family: str, loads: bool, folder: str = "nemo"
     return ModelCard(name, f"{NGC}/{folder}/{name}/versions/{version}/files/{file or name + '.nemo'}", family, loads)
 
 
-def _hf(name: str, family: str, loads: bool) -> ModelCard:
-    return ModelCard(name, f"{HF}/{name}/resolve/main/{name}.nemo", family, loads)
+def _hf(name: str, family: str, loads: bool, description: str = "") -> ModelCard:
+    return ModelCard(name, f"{HF}/{name}/resolve/main/{name}.nemo", family, loads, description=description)
 
 
 _CARDS = [
@@ -61,6 +62,16 @@ _CARDS = [
     _ngc("stt_en_conformer_ctc_xlarge", "1.10.0", "conformer-ctc (BPE)", True),
     _hf("stt_en_fastconformer_ctc_large", "fastconformer-ctc (BPE)", True),
     _hf("stt_en_fastconformer_ctc_xlarge", "fastconformer-ctc (BPE)", True),
+    # transducers (TransducerModel): Parakeet RNNT/TDT, and hybrids that also carry a CTC head
+    _hf("parakeet-tdt-0.6b-v2", "fastconformer-tdt (BPE)", True, "English, punctuation and capitals"),
+    _hf("parakeet-tdt-0.6b-v3", "fastconformer-tdt (BPE)", True, "25 European languages, punctuation and capitals"),
+    _hf("parakeet-rnnt-0.6b", "fastconformer-rnnt (BPE)", True, "English, lower case"),
+    _hf("parakeet-rnnt-1.1b", "fastconformer-rnnt (BPE)", True, "English, lower case"),
+    _hf("parakeet-tdt-1.1b", "fastconformer-tdt (BPE)", True, "English, lower case"),
+    _hf("parakeet-tdt_ctc-110m", "fastconformer-hybrid tdt+ctc (BPE)", True, "English, punctuation and capitals"),
+    _hf("parakeet-tdt_ctc-1.1b", "fastconformer-hybrid tdt+ctc (BPE)", True, "English, punctuation and capitals"),
+    _hf("stt_en_fastconformer_hybrid_large_pc", "fastconformer-hybrid rnnt+ctc (BPE)", True,
+        "English, punctuation and capitals"),
     _ngc("commandrecognition_en_matchboxnet3x1x64_v1", "1.0.0rc1", "matchboxnet (speech commands)", True),
     _ngc("commandrecognition_en_matchboxnet3x1x64_v2", "1.0.0rc1", "matchboxnet (speech commands)", True),
     _ngc("vad_marblenet", "1.0.0rc1", "marblenet (VAD)", True),
