@@ -58,6 +58,10 @@ def test_change_vocabulary_to_a_new_sentencepiece_model(citrinet, tmp_path):
     model.save(tmp_path / "new.nemo")
     reloaded = harken.load(tmp_path / "new.nemo")
     assert reloaded.labels == model.labels
+    from harken.models.archive import read_archive  # NeMo's restore needs vocab.txt beside every BPE model
+
+    archive = read_archive(tmp_path / "new.nemo")
+    assert archive.config["tokenizer"]["vocab_path"] == "nemo:vocab.txt" and "vocab.txt" in archive.artifacts
     assert reloaded.tokenizer.encode("the red ball") == model.tokenizer.encode("the red ball")
 
 

@@ -20,10 +20,9 @@ from harken.decoding.ctc_greedy import ctc_greedy_decode
 from harken.decoding.results import DecodedSequence
 from harken.models.base import SpeechModel
 from harken.models.targets import MODULES, NEMO_CTC_BPE_MODEL_TARGET, NEMO_CTC_MODEL_TARGET
-from harken.models.tokenized import referenced_artifacts, renamed_decoder
+from harken.models.tokenized import new_tokenizer, referenced_artifacts, renamed_decoder
 from harken.text.bpe_tokenizer import BPETokenizer
 from harken.text.build import NEMO_PREFIX, build_tokenizer
-from harken.text.char_tokenizer import CharTokenizer
 from harken.text.wordpiece_tokenizer import WordPieceTokenizer
 
 
@@ -60,23 +59,14 @@ class CTCModel(SpeechModel):
         tokens present in both vocabularies (and the blank) keep their trained weights, so fine-tuning
         starts from a model that already knows the shared tokens.
         """
-        if isinstance(new_vocabulary, (str, Path)):
-            folder = Path(new_vocabulary)
-            if (folder / "tokenizer.model").is_file():
-                tokenizer = BPETokenizer((folder / "tokenizer.model").read_bytes())
-                self.cfg["tokenizer"] = {"dir": str(folder), "type": "bpe", "model_path": NEMO_PREFIX + tokenizer.name}
-            elif (folder / "vocab.txt").is_file():
-                tokenizer = WordPieceTokenizer.from_bytes((folder / "vocab.txt").read_bytes())
-                self.cfg["tokenizer"] = {"dir": str(folder), "type": "wpe", "vocab_path": NEMO_PREFIX + tokenizer.name}
-            else:
-                raise FileNotFoundError(f"{folder}: no tokenizer.model (SentencePiece) or vocab.txt (WordPiece) here")
-            self.artifacts = {tokenizer.name: tokenizer.model_proto}
-            self.cfg.pop("labels", None)
-        else:
-            tokenizer = CharTokenizer(list(new_vocabulary))  # validates the labels first
+        tokenizer, section, artifacts = new_tokenizer(new_vocabulary)  # a missing file fails before any change
+        if section is None:
             self.cfg.pop("tokenizer", None)
-            self.artifacts = {}
             self.cfg["labels"] = list(tokenizer.labels)
+        else:
+            self.cfg["tokenizer"] = section
+            self.cfg.pop("labels", None)
+        self.artifacts = artifacts
         new_labels, old_labels, old_decoder = list(tokenizer.labels), self.labels, self.decoder
         dec_cfg = {**self.cfg["decoder"], "num_classes": len(new_labels), "vocabulary": new_labels}
         decoder = MODULES.instantiate(dec_cfg).to(self.device)
