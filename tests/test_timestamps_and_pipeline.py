@@ -181,3 +181,15 @@ def test_align_cli_writes_word_and_token_times_of_the_known_text(tmp_path):
     assert abs(starts[-1] - greedy["mat"]["start"]) < 0.1
     tokens = (tmp_path / "a" / "utt1.tokens.ctm").read_text().splitlines()
     assert len(tokens) == len("the cat sat on the mat")
+
+
+def test_transcribe_json_of_a_transducer_fixture_has_nemos_text_and_word_times(tmp_path):
+    folder = NEMO / "fastconformer_tdt_bpe"
+    want = json.loads((folder / "timestamps.json").read_text())["rnnt"]["probe"]
+    assert cli(["transcribe", str(folder / "probe.wav"), "--model", str(folder / "model.nemo"), "--format", "json",
+                "--output-dir", str(tmp_path)]) == 0
+    got = json.loads((tmp_path / "probe.json").read_text())
+    assert got["text"] == want["text"]
+    nemo_words = want["timestamp"]["word"]
+    assert [w["word"] for w in got["words"]] == [w["word"] for w in nemo_words]
+    assert [w["start"] for w in got["words"]] == pytest.approx([w["start"] for w in nemo_words], abs=1e-3)
