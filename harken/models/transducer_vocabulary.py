@@ -9,7 +9,6 @@ random weights; keeping what still fits gives fine-tuning a head start). The enc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -19,8 +18,6 @@ from harken.models.targets import MODULES
 from harken.models.tokenized import new_tokenizer  # noqa: F401  (its callers import it from here too)
 from harken.text.build import Tokenizer
 
-if TYPE_CHECKING:
-    from harken.models.transducer_model import TransducerModel
 
 def rebuilt(old: nn.Module, cfg: dict, vocab_keys: Sequence[str], rows: list[tuple[int, int]]) -> nn.Module:
     """A module built from `cfg` that keeps `old`'s weights: all of them where shapes agree, except `vocab_keys`,
@@ -54,7 +51,7 @@ def head_rows(new_labels: Sequence[str], old_labels: Sequence[str], extra: int =
     return shared_rows(new_labels, old_labels) + [(n + i, m + i) for i in range(1 + extra)]
 
 
-def swap_vocabulary(model: TransducerModel, tokenizer: Tokenizer, section: dict | None,
+def swap_vocabulary(model: nn.Module, tokenizer: Tokenizer, section: dict | None,
                     artifacts: dict[str, bytes]) -> None:
     """Give `model` the vocabulary of `tokenizer` (see the module docstring); config and artifacts follow."""
     cfg, new, old = model.cfg, list(tokenizer.labels), model.labels
