@@ -8,6 +8,8 @@ Self-attention uses Transformer-XL relative positions (per-layer u/v biases when
 to a band of them, masked out of the full T x T scores as NeMo's `regular` style does); `rel_pos_local_attn`
 attends to L frames left and R right with memory linear in T (`harken.modules.local_attention`), for long
 audio. `change_attention_model` switches between them on a loaded model: the weights are the same.
+`use_bias: false` (Parakeet 0.6B/1.1B) drops the biases of every linear and conv layer inside the Conformer
+layers (feed-forward, attention projections, conv module), as NeMo's does; subsampling keeps its own.
 State-dict names are NeMo's, so its checkpoints load.
 """
 
@@ -43,11 +45,13 @@ def _sinusoids(first: int, last: int, d_model: int, device: torch.device, dtype:
 
 
 class RelPositionMultiHeadAttention(nn.Module):
-    def __init__(self, n_heads: int, d_model: int, dropout: float, shared_bias: tuple[nn.Parameter, ...] | None):
+    def __init__(self, n_heads: int, d_model: int, dropout: float, shared_bias: tuple[nn.Parameter, ...] | None,
+                 use_bias: bool = True):
         super().__init__()
         self.h, self.d_k = n_heads, d_model // n_heads
-        self.linear_q, self.linear_k = nn.Linear(d_model, d_model), nn.Linear(d_model, d_model)
-        self.linear_v, self.linear_out = nn.Linear(d_model, d_model), nn.Linear(d_model, d_model)
+        self.linear_q, self.linear_k = nn.Linear(d_model, d_model, use_bias), nn.Linear(d_model, d_model, use_bias)
+        self.linear_v = nn.Linear(d_model, d_model, use_bias)
+        self.linear_out = nn.Linear(d_model, d_model, use_bias)
         self.linear_pos = nn.Linear(d_model, d_model, bias=False)
         if shared_bias is None:
             self.pos_bias_u = nn.Parameter(torch.zeros(self.h, self.d_k))
@@ -59,7 +63,8 @@ class RelPositionMultiHeadAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, pos_emb: torch.Tensor, mask: torch.Tensor | None,
                 valid: torch.Tensor | None = None) -> torch.Tensor:
-        """x [B, T, d_model]. Full attention: pos_emb for offsets T-1 ... -(T-1), mask [B, T, T] (True: hidden).
+        """x [B, T, d_model]. Full attention: pos_emb for offsets T-1 ... -(T-1), mask [B, T, T] (True: hidden;
+        None: nothing is).
         Local: pos_emb for offsets left ... -right, valid [B, T] (False: padding)."""
         b, t, _ = x.shape
         q = self.linear_q(x).view(b, t, self.h, self.d_k)
@@ -72,25 +77,30 @@ class RelPositionMultiHeadAttention(nn.Module):
                                   p[0], valid, left, right, self.dropout)
             return self.linear_out(out.transpose(1, 2).reshape(b, t, self.h * self.d_k))
         ac = torch.matmul((q + self.pos_bias_u).transpose(1, 2), k.transpose(-2, -1))
-        bd = _rel_shift(torch.matmul((q + self.pos_bias_v).transpose(1, 2), p.transpose(-2, -1)))[..., :t]
-        scores = (ac + bd) / math.sqrt(self.d_k)
-        mask = mask.unsqueeze(1)
-        attn = torch.softmax(scores.masked_fill(mask, torch.finfo(scores.dtype).min), dim=-1).masked_fill(mask, 0.0)
+        bd = _rel_shift(torch.matmul((q + self.pos_bias_v).transpose(1, 2), p.transpose(-2, -1)))
+        scores = ac.add_(bd).div_(math.sqrt(self.d_k))  # in place: T x T scores are the big tensors here
+        if mask is None:  # nothing hidden (no padding, no band)
+            attn = torch.softmax(scores, dim=-1)
+        else:
+            mask = mask.unsqueeze(1)
+            attn = torch.softmax(scores.masked_fill_(mask, torch.finfo(scores.dtype).min), dim=-1).masked_fill(mask, 0)
         out = torch.matmul(self.dropout(attn), v).transpose(1, 2).reshape(b, t, self.h * self.d_k)
         return self.linear_out(out)
 
 
 def _rel_shift(x: torch.Tensor) -> torch.Tensor:
-    """[b, h, T, 2T-1] scores by relative offset -> scores by key position (Transformer-XL's trick)."""
-    b, h, t, n = x.shape
-    x = nn.functional.pad(x, (1, 0)).view(b, h, n + 1, t)
-    return x[:, :, 1:].reshape(b, h, t, n)
+    """[b, h, T, 2T-1] scores by relative offset (T-1 ... -(T-1)) -> [b, h, T, T] by key position: (i, j) is
+    x[..., i, T-1-i+j], the entries Transformer-XL's pad-and-reshape trick picks, as a strided view (no copy)."""
+    b, h, t, _ = x.shape
+    x = x.contiguous()
+    s = x.stride()
+    return x.as_strided((b, h, t, t), (s[0], s[1], s[2] - 1, s[3]), x.storage_offset() + t - 1)
 
 
 class ConformerFeedForward(nn.Module):
-    def __init__(self, d_model: int, d_ff: int, dropout: float):
+    def __init__(self, d_model: int, d_ff: int, dropout: float, use_bias: bool = True):
         super().__init__()
-        self.linear1, self.linear2 = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
+        self.linear1, self.linear2 = nn.Linear(d_model, d_ff, use_bias), nn.Linear(d_ff, d_model, use_bias)
         self.activation, self.dropout = nn.SiLU(), nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -98,12 +108,13 @@ class ConformerFeedForward(nn.Module):
 
 
 class ConformerConvolution(nn.Module):
-    def __init__(self, d_model: int, kernel_size: int, norm_type: str = "batch_norm"):
+    def __init__(self, d_model: int, kernel_size: int, norm_type: str = "batch_norm", use_bias: bool = True):
         super().__init__()
         if kernel_size % 2 == 0:
             raise ValueError(f"conv_kernel_size={kernel_size}: must be odd")
-        self.pointwise_conv1 = nn.Conv1d(d_model, 2 * d_model, 1)
-        self.depthwise_conv = nn.Conv1d(d_model, d_model, kernel_size, padding=kernel_size // 2, groups=d_model)
+        self.pointwise_conv1 = nn.Conv1d(d_model, 2 * d_model, 1, bias=use_bias)
+        self.depthwise_conv = nn.Conv1d(d_model, d_model, kernel_size, padding=kernel_size // 2, groups=d_model,
+                                        bias=use_bias)
         if norm_type == "batch_norm":
             self.batch_norm: nn.Module = nn.BatchNorm1d(d_model)
         elif norm_type == "layer_norm":
@@ -111,7 +122,7 @@ class ConformerConvolution(nn.Module):
         else:
             raise ValueError(f"conv_norm_type={norm_type!r}: harken supports batch_norm and layer_norm")
         self.activation = nn.SiLU()
-        self.pointwise_conv2 = nn.Conv1d(d_model, d_model, 1)
+        self.pointwise_conv2 = nn.Conv1d(d_model, d_model, 1, bias=use_bias)
 
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor) -> torch.Tensor:
         x = nn.functional.glu(self.pointwise_conv1(x.transpose(1, 2)), dim=1)
@@ -125,16 +136,17 @@ class ConformerConvolution(nn.Module):
 
 class ConformerLayer(nn.Module):
     def __init__(self, d_model: int, d_ff: int, n_heads: int, conv_kernel_size: int, conv_norm_type: str,
-                 dropout: float, dropout_att: float, shared_bias: tuple[nn.Parameter, ...] | None):
+                 dropout: float, dropout_att: float, shared_bias: tuple[nn.Parameter, ...] | None,
+                 use_bias: bool = True):
         super().__init__()
         self.norm_feed_forward1 = nn.LayerNorm(d_model)
-        self.feed_forward1 = ConformerFeedForward(d_model, d_ff, dropout)
+        self.feed_forward1 = ConformerFeedForward(d_model, d_ff, dropout, use_bias)
         self.norm_conv = nn.LayerNorm(d_model)
-        self.conv = ConformerConvolution(d_model, conv_kernel_size, conv_norm_type)
+        self.conv = ConformerConvolution(d_model, conv_kernel_size, conv_norm_type, use_bias)
         self.norm_self_att = nn.LayerNorm(d_model)
-        self.self_attn = RelPositionMultiHeadAttention(n_heads, d_model, dropout_att, shared_bias)
+        self.self_attn = RelPositionMultiHeadAttention(n_heads, d_model, dropout_att, shared_bias, use_bias)
         self.norm_feed_forward2 = nn.LayerNorm(d_model)
-        self.feed_forward2 = ConformerFeedForward(d_model, d_ff, dropout)
+        self.feed_forward2 = ConformerFeedForward(d_model, d_ff, dropout, use_bias)
         self.dropout = nn.Dropout(dropout)
         self.norm_out = nn.LayerNorm(d_model)
 
@@ -160,7 +172,7 @@ class ConformerEncoder(TypedModule):
                  subsampling_factor: int = 4, subsampling_conv_channels: int = -1, ff_expansion_factor: int = 4,
                  self_attention_model: str = "rel_pos", n_heads: int = 4, att_context_size: list | None = None,
                  att_context_style: str = "regular", xscaling: bool = True, untie_biases: bool = True,
-                 conv_kernel_size: int = 31,
+                 conv_kernel_size: int = 31, use_bias: bool = True,
                  conv_norm_type: str = "batch_norm", dropout: float = 0.1, dropout_pre_encoder: float = 0.1,
                  dropout_emb: float = 0.1, dropout_att: float = 0.0, **ignored):
         super().__init__()
@@ -180,7 +192,7 @@ class ConformerEncoder(TypedModule):
             shared = (self.pos_bias_u, self.pos_bias_v)
         self.layers = nn.ModuleList(
             ConformerLayer(d_model, d_model * ff_expansion_factor, n_heads, conv_kernel_size, conv_norm_type,
-                           dropout, dropout_att, shared) for _ in range(n_layers)
+                           dropout, dropout_att, shared, bool(use_bias)) for _ in range(n_layers)
         )
         self.self_attention_model, self.att_context_size = "rel_pos", [-1, -1]
         self._set_attention(self_attention_model, att_context_size)
@@ -234,6 +246,8 @@ class ConformerEncoder(TypedModule):
                 offset = torch.arange(t, device=x.device)[None, :] - torch.arange(t, device=x.device)[:, None]
                 outside = ((offset < -left) & (left >= 0)) | ((offset > right) & (right >= 0))
                 att_mask = att_mask | outside[None]
+            if not bool(att_mask.any()):
+                att_mask = None  # every row full length, no band: the masking would change nothing
         pad_mask = ~valid
         for layer in self.layers:
             x = layer(x, pos_emb, att_mask, pad_mask)

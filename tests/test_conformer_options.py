@@ -1,0 +1,67 @@
+"""Conformer options real NeMo checkpoints use: `use_bias: false` (Parakeet TDT 0.6B v2, 1.1B), which drops the
+biases of every linear and conv layer inside the Conformer layers.
+
+tests/data/conformer_no_bias was made by NeMo 3.0.0 (`bench/make_real_size.py --fixture`): a tiny FastConformer
+TDT with `use_bias: false`, random weights and perturbed BatchNorm statistics, with NeMo's eval-mode encoder output
+and greedy token ids on its probe.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+import harken
+from harken.modules.conformer import ConformerEncoder
+
+FIXTURE = Path(__file__).parent / "data" / "conformer_no_bias"
+IN_LAYERS = ("feed_forward1.linear1", "feed_forward1.linear2", "feed_forward2.linear1", "feed_forward2.linear2",
+             "self_attn.linear_q", "self_attn.linear_k", "self_attn.linear_v", "self_attn.linear_out",
+             "conv.pointwise_conv1", "conv.depthwise_conv", "conv.pointwise_conv2")
+
+
+def _encoder(use_bias: bool) -> ConformerEncoder:
+    torch.manual_seed(0)
+    return ConformerEncoder(feat_in=16, n_layers=2, d_model=16, n_heads=2, subsampling="dw_striding",
+                            subsampling_factor=4, subsampling_conv_channels=8, conv_kernel_size=5,
+                            use_bias=use_bias).eval()
+
+
+def test_use_bias_false_drops_exactly_the_layers_biases():
+    with_bias, without = _encoder(True).state_dict(), _encoder(False).state_dict()
+    dropped = {f"layers.{i}.{name}.bias" for i in range(2) for name in IN_LAYERS}
+    assert dropped <= set(with_bias)
+    assert set(with_bias) - set(without) == dropped
+    assert not set(without) - set(with_bias)
+    assert "pre_encode.out.bias" in without and "layers.0.norm_out.bias" in without  # subsampling, norms keep theirs
+    x, n = torch.randn(2, 16, 40), torch.tensor([40, 31])
+    with torch.inference_mode():
+        out, length = _encoder(False)(x, n)
+    assert out.shape == (2, 16, 10) and length.tolist() == [10, 8]
+
+
+def test_nemo_use_bias_false_archive_matches_nemo():
+    model = harken.load(FIXTURE / "model.nemo")
+    assert model.cfg["encoder"]["use_bias"] is False
+    assert model.encoder.layers[0].feed_forward1.linear1.bias is None
+    x, _ = sf.read(FIXTURE / "probe.wav", dtype="float32")
+    with torch.inference_mode():
+        encoded, encoded_len = model(torch.from_numpy(x)[None], torch.tensor([len(x)]))
+        seq = model.decode_encoded(encoded, encoded_len)[0]
+    nemo = np.load(FIXTURE / "encoded.npy")
+    assert encoded.shape == nemo.shape
+    assert float(np.abs(encoded.numpy() - nemo).max()) < 1e-5
+    assert seq.token_ids == json.loads((FIXTURE / "greedy.json").read_text())["ids"]
+
+
+def test_use_bias_false_survives_save_and_load(tmp_path):
+    model = harken.load(FIXTURE / "model.nemo")
+    model.save(tmp_path / "again.nemo")
+    again = harken.load(tmp_path / "again.nemo")
+    assert again.cfg["encoder"]["use_bias"] is False
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, again.state_dict()[key])
