@@ -1,8 +1,10 @@
-"""harken align --manifest m.json --output-dir D [--model M] [--format ctm,json,srt]
+"""harken align --manifest m.json --output-dir D [--model M] [--format ctm,json,srt] [--on-error skip|stop]
 
 Forced alignment of known transcripts (each manifest row's `text`): word and token times by CTC Viterbi,
-one file per row and format. JSON holds words and tokens with their times; CTM holds words (and, with
---tokens, a `<name>.tokens.ctm` with every token).
+one file per row and format, each written (atomically) as soon as its row is done. JSON holds words and
+tokens with their times; CTM holds words (and, with --tokens, a `<name>.tokens.ctm` with every token).
+A row that cannot be aligned (unreadable audio, a text that does not fit it) is reported as
+`manifest:line: why` and skipped (or ends the run with --on-error stop); the exit status is then 1.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from harken.cli.safety import ItemErrors, add_on_error, check_device, option_files, plain_warnings, protect_outputs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,43 +24,70 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tokens", action="store_true", help="also write every token's time as <name>.tokens.ctm")
     p.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
     p.add_argument("--device", default="cpu")
+    add_on_error(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     import harken
-    from harken.core.atomic import atomic_write_text
     from harken.data.manifest import read_manifest
-    from harken.inference.align import align
-    from harken.inference.formats import format_transcript, output_path
+    from harken.inference.formats import FORMATS, output_path
     from harken.pretrained.catalog import DEFAULT_MODEL
 
-    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ValueError(f"unknown --format {', '.join(bad) or args.format!r}; choose from {', '.join(FORMATS)}")
+    check_device(args.device)
+    plain_warnings()
     entries = read_manifest(args.manifest)
+    if not entries:
+        raise ValueError(f"{args.manifest}: the manifest has no rows: nothing to align")
     out = Path(args.output_dir)
     used: set[str] = set()
     paths = [[output_path(e.audio_filepath, f, out, used) for f in formats] for e in entries]
     if args.tokens:
         paths = [[*row, row[0].with_name(row[0].stem + ".tokens.ctm")] for row in paths]
-    existing = [str(p) for row in paths for p in row if p.exists()]
-    if existing and not args.overwrite:
-        raise ValueError(f"{existing[0]} exists ({len(existing)} output file(s) would be replaced): "
-                         "give --overwrite or another --output-dir")
+    protect_outputs([p for row in paths for p in row],
+                    [args.manifest, *option_files(args), *(e.audio_filepath for e in entries)], args.overwrite,
+                    "another --output-dir")
     model = harken.from_pretrained(args.model or DEFAULT_MODEL, map_location=args.device, progress=False)
     out.mkdir(parents=True, exist_ok=True)
-    for row, t in zip(paths, align(model, entries)):
-        for fmt, path in zip(formats, row):
-            if fmt == "json":
-                body = json.dumps({**t.to_dict(), "tokens": [k.to_dict() for k in t.tokens]}, ensure_ascii=False,
-                                  indent=2) + "\n"
-            else:
-                body = format_transcript(t, fmt)
-            atomic_write_text(path, body)
-        if args.tokens:
-            stem = Path(t.source).stem.replace(" ", "_") or "utt"
-            atomic_write_text(row[-1], "".join(f"{stem} 1 {k.start:.3f} {k.end - k.start:.3f} "
-                                               f"{k.text.strip() or '<space>'} {k.confidence:.3f}\n"
-                                               for k in t.tokens))
+    errors, done = ItemErrors(args.on_error), 0
+    for entry, row in zip(entries, paths):
+        try:
+            t = _align_one(model, entry)
+        except (ValueError, OSError, RuntimeError, MemoryError) as e:
+            message = str(e) if str(e).startswith(entry.where) else f"{entry.where}: {e}"
+            if errors(entry, message):
+                continue
+            break
+        _write(t, formats, row, args.tokens)
+        done += 1
         print(f"{t.source}: {len(t.words)} words -> {', '.join(str(p) for p in row)}", file=sys.stderr)
-    return 0
+    return errors.exit_status(done)
+
+
+def _align_one(model, entry):
+    from harken.inference.align import align
+
+    (t,) = align(model, [entry])
+    return t
+
+
+def _write(t, formats: list[str], row: list[Path], tokens: bool) -> None:
+    import json
+
+    from harken.core.atomic import atomic_write_text
+    from harken.inference.formats import format_transcript
+
+    for fmt, path in zip(formats, row):
+        if fmt == "json":
+            body = json.dumps({**t.to_dict(), "tokens": [k.to_dict() for k in t.tokens]}, ensure_ascii=False,
+                              indent=2) + "\n"
+        else:
+            body = format_transcript(t, fmt)
+        atomic_write_text(path, body)
+    if tokens:
+        stem = Path(t.source).stem.replace(" ", "_") or "utt"
+        atomic_write_text(row[-1], "".join(f"{stem} 1 {k.start:.3f} {k.end - k.start:.3f} "
+                                           f"{k.text.strip() or '<space>'} {k.confidence:.3f}\n" for k in t.tokens))

@@ -36,6 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     pr.add_argument("dst", help="output folder for manifests (and converted audio)")
     pr.add_argument("--sha256", help="expected checksum of a downloaded archive")
     pr.add_argument("--classes", default="all", choices=["all", "10+2"], help="speech_commands only")
+    pr.add_argument("--overwrite", action="store_true", help="replace manifests already in DST")
 
     sh = actions.add_parser("shard", help="write WebDataset-style tar shards of a manifest for streaming")
     sh.add_argument("manifest")
@@ -61,6 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c.add_argument("--model", help="take the labels and sample rate from this .nemo")
     c.add_argument("--sample-rate", type=int, help="expected sample rate")
     c.add_argument("--fix", metavar="OUT", help="write a cleaned manifest here (the original is never touched)")
+    c.add_argument("--overwrite", action="store_true", help="let --fix replace an existing file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,11 +71,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _perturb(args: argparse.Namespace) -> int:
-    import yaml
-
+    from harken.core.config import parse_yaml
     from harken.data.perturb_manifest import perturb_manifest
 
-    spec = yaml.safe_load(args.spec)
+    spec = parse_yaml(args.spec, "--spec")  # bounded like any config: no alias bombs
     if not isinstance(spec, dict):
         raise ValueError(f"--spec {args.spec!r}: expected a mapping of perturbation -> options")
     print(f"wrote {perturb_manifest(args.manifest, args.outdir, spec, seed=args.seed)}")
@@ -100,7 +101,8 @@ def _prepare(args: argparse.Namespace) -> int:
     from harken.data.prepare import prepare
 
     options = {"classes": args.classes} if args.kind == "speech_commands" else {}
-    for split, path in prepare(args.kind, args.src, args.dst, sha256=args.sha256, **options).items():
+    made = prepare(args.kind, args.src, args.dst, sha256=args.sha256, overwrite=args.overwrite, **options)
+    for split, path in made.items():
         rows = read_manifest(path)
         print(f"{split:10s} {len(rows):7d} rows {sum(e.duration for e in rows) / 3600:8.3f} h  {path}")
     return 0
@@ -134,8 +136,10 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from harken.data.check import check_manifest, fix
+    from harken.data.check import check_manifest, fix, fix_target
 
+    if args.fix:
+        fix_target(args.fix, args.manifest, args.overwrite)
     labels, rate = (list(args.labels) if args.labels else None), args.sample_rate
     if args.model:
         import harken
@@ -147,5 +151,5 @@ def _check(args: argparse.Namespace) -> int:
         print(line)
     print(report.summary())
     if args.fix:
-        print(f"cleaned manifest ({len(report.clean)} rows): {fix(report, args.fix)}")
+        print(f"cleaned manifest ({len(report.clean)} rows): {fix(report, args.fix, overwrite=args.overwrite)}")
     return 1 if report.errors and not args.fix else 0

@@ -8,6 +8,7 @@ import sys
 
 COMMANDS = {
     "train": ("harken.cli.train", "train a model from a NeMo-layout YAML config"),
+    "sweep": ("harken.cli.sweep", "hyperparameter sweep with Optuna: each trial a run, results best first"),
     "average": ("harken.cli.average", "average the weights of several checkpoints of one run into a .nemo"),
     "eval": ("harken.cli.evaluate", "WER/CER of a model on a manifest"),
     "transcribe": ("harken.cli.transcribe", "transcribe audio files or a manifest (txt, json, srt, vtt, tsv, ctm)"),
@@ -47,8 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
-    except (ValueError, OSError, KeyError) as e:  # user errors: message, no traceback
-        print(f"harken {args.command}: error: {e}", file=sys.stderr)
+    except (ValueError, OSError, KeyError, EOFError) as e:  # user errors: message, no traceback
+        print(f"harken {args.command}: error: {str(e).strip() or type(e).__name__}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C: what was finished is kept (see each command's help)
+        print(f"harken {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(f"harken {args.command}: error: out of memory; README 'Limits and guarantees' lists the HARKEN_MAX_* "
+              "limits that refuse oversized input up front (lower them to fit this machine)", file=sys.stderr)
+        return 1
+    except RecursionError:
+        print(f"harken {args.command}: error: input nested too deeply to read", file=sys.stderr)
         return 1
 
 

@@ -1,10 +1,16 @@
 """harken transcribe FILES... | --manifest M  [--model M] [--format srt,json,...] [--output-dir D]
-                  [--output F] [--beam-size N --lm LM --hotwords ...]
+                  [--output F] [--on-error skip|stop] [--beam-size N --lm LM --hotwords ...]
 
 Without --model, the English model shipped with harken (`harken_en_small`) is used. Without --format,
 'path<TAB>text' lines go to stdout (or --output). With --format, each input gets one file per format in
 --output-dir (default: the current folder), written as soon as that input is done. Recordings of any
 length work: long ones are read and encoded in overlapping chunks.
+
+Nothing finished is lost: --output records are appended to `<output>.partial` as they come (flushed each)
+and renamed to `<output>` at the end, so Ctrl-C or a crash keeps what was done. An unreadable input is
+reported as `manifest:line: why` and skipped (`--on-error skip`, the default: in a batch of a thousand
+files one bad one should not cost the others); the exit status is then 1. Outputs are never written onto
+an input, and never replace a file without --overwrite.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import json
 import sys
 from pathlib import Path
 
+from harken.cli import safety
 from harken.cli.decoding_options import add_decoding_arguments, decoder_from_args
 
 
@@ -22,15 +29,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--manifest", help="transcribe every row of a manifest (offset/duration honoured)")
     p.add_argument("--model", default=None,
                    help=".nemo file, catalog name or URL (default: harken_en_small, shipped with harken)")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=safety.positive_int, default=8)
     p.add_argument("--format", help="txt, json (OpenAI verbose_json), srt, vtt, tsv, ctm, comma-separated, or all: "
                                     "one file per input and format in --output-dir")
     p.add_argument("--output-dir", help="folder for --format files (default: the current folder)")
-    p.add_argument("--overwrite", action="store_true", help="replace --format files that already exist")
+    p.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
     p.add_argument("--output", help="without --format: a .json manifest with pred_text, else 'path<TAB>text' lines")
     p.add_argument("--chunk-seconds", type=float, default=30.0,
                    help="recordings over twice this are encoded in chunks of this length (default 30)")
     p.add_argument("--device", default="cpu")
+    safety.add_on_error(p)
     add_decoding_arguments(p)
 
 
@@ -45,18 +53,30 @@ def run(args: argparse.Namespace) -> int:
     formats = _formats(args.format)
     if args.output and formats:
         raise ValueError("--output is for the plain listing; with --format use --output-dir")
-    if args.chunk_seconds <= 0:
+    if not args.chunk_seconds > 0:
         raise ValueError(f"--chunk-seconds must be positive, got {args.chunk_seconds}")
+    safety.check_device(args.device)
+    safety.plain_warnings()
     inputs = list(args.files) if args.files else read_manifest(args.manifest)
+    if not inputs:
+        raise ValueError(f"{args.manifest}: the manifest has no rows: nothing to transcribe")
+    sources = [args.manifest] if args.manifest else []
+    sources += safety.option_files(args)
+    sources += [x if isinstance(x, str) else x.audio_filepath for x in inputs]
+    if args.output:
+        safety.protect_output(args.output, sources, args.overwrite)
     model = harken.from_pretrained(args.model or DEFAULT_MODEL, map_location=args.device, progress=False)
     if not hasattr(model, "decode_waves"):
         raise ValueError(f"{args.model}: a {type(model).__name__} labels audio, it does not transcribe speech")
     transcriber = Transcriber(model, decoder_from_args(args, model), batch_size=args.batch_size,
                               long_audio_s=2 * args.chunk_seconds, chunk_s=args.chunk_seconds,
                               progress=len(inputs) > args.batch_size)
+    errors = safety.ItemErrors(args.on_error)
     if formats:
-        return _write_files(transcriber, inputs, formats, Path(args.output_dir or "."), args.overwrite)
-    return _write_listing(transcriber, inputs, args.output)
+        done = _write_files(transcriber, inputs, formats, Path(args.output_dir or "."), args.overwrite, sources, errors)
+    else:
+        done = _write_listing(transcriber, inputs, args.output, errors)
+    return errors.exit_status(done)
 
 
 def _formats(spec: str | None) -> list[str]:
@@ -71,40 +91,47 @@ def _formats(spec: str | None) -> list[str]:
     return names
 
 
-def _write_files(transcriber, inputs: list, formats: list[str], out_dir: Path, overwrite: bool) -> int:
+def _write_files(transcriber, inputs: list, formats: list[str], out_dir: Path, overwrite: bool, sources: list,
+                 errors: safety.ItemErrors) -> int:
     from harken.inference.formats import output_path, write_transcript
     from harken.inference.inputs import as_inputs
+    from harken.inference.isolation import decode_each
 
     items = as_inputs(inputs, transcriber.model.sample_rate)
     used: set[str] = set()
     paths = [[output_path(inp.name, fmt, out_dir, used) for fmt in formats] for inp in items]
-    existing = [str(p) for row in paths for p in row if p.exists()]
-    if existing and not overwrite:
-        raise ValueError(f"{existing[0]} exists ({len(existing)} output file(s) would be replaced): "
-                         "give --overwrite or another --output-dir")
+    safety.protect_outputs([p for row in paths for p in row], sources, overwrite, "another --output-dir")
     out_dir.mkdir(parents=True, exist_ok=True)
-    for row, transcript in zip(paths, transcriber(items)):
+    done = 0
+    for inp, seq, seconds in decode_each(transcriber, items, errors):
+        transcript, row = transcriber.transcript(inp, seq, seconds), paths[inp.index]
         for fmt, path in zip(formats, row):
             write_transcript(transcript, fmt, path)
+        done += 1
         print(f"{transcript.source} -> {', '.join(str(p) for p in row)}", file=sys.stderr)
-    return 0
+    return done
 
 
-def _write_listing(transcriber, inputs: list, output: str | None) -> int:
-    from harken.core.atomic import atomic_write_text
+def _write_listing(transcriber, inputs: list, output: str | None, errors: safety.ItemErrors) -> int:
+    """'path<TAB>text' lines to stdout, or to --output (.json: manifest rows with pred_text), record by record."""
+    from contextlib import nullcontext
 
-    rows = []
-    for transcript in transcriber(inputs):
-        rows.append({"audio_filepath": transcript.source, "pred_text": transcript.text})
-        if not output:
-            sys.stdout.write(f"{transcript.source}\t{transcript.text}\n")
-            sys.stdout.flush()
-    if output:
-        if output.endswith(".json"):
-            if not isinstance(inputs[0], str):  # a manifest: keep its rows, add pred_text
-                rows = [{**e.to_dict(), "pred_text": r["pred_text"]} for e, r in zip(inputs, rows)]
-            body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-        else:
-            body = "".join(f"{r['audio_filepath']}\t{r['pred_text']}\n" for r in rows)
-        atomic_write_text(output, body)
-    return 0
+    from harken.inference.isolation import decode_each
+
+    as_json = bool(output) and output.endswith(".json")
+    done = 0
+    with safety.StreamedOutput(output) if output else nullcontext() as sink:
+        for inp, seq, _ in decode_each(transcriber, inputs, errors):
+            text = transcriber.model.decode_text(seq)
+            if as_json:
+                row = {**inp.row, "pred_text": text} if inp.row else {"audio_filepath": inp.name, "pred_text": text}
+                record = json.dumps(row, ensure_ascii=False) + "\n"
+            else:
+                record = f"{inp.name}\t{text}\n"
+            if sink is None:
+                sys.stdout.write(record)
+                sys.stdout.flush()
+            else:
+                sink.write(record)
+            done += 1
+    return done

@@ -3,6 +3,10 @@
 Configs are plain nested dicts: no OmegaConf, no structured-config magic. `${model.sample_rate}`
 references are resolved against the whole document, as OmegaConf would, so NeMo's example configs
 load unchanged.
+
+A config is input like any other: files over HARKEN_MAX_CONFIG_BYTES, text that is not UTF-8, nesting
+too deep to read, and YAML aliases or `${...}` references that expand to more than HARKEN_MAX_CONFIG_VALUES
+values (an "alias bomb") are refused with the file (and line) instead of eating memory.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from harken.core.limits import limit, over, regular_file
 
 
 class ConfigError(ValueError):
@@ -27,14 +33,57 @@ def load_config(path: str | Path) -> dict:
     if not path.exists():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: invalid YAML ({getattr(e, 'problem', e)})") from e
+        size = regular_file(path, "config file").stat().st_size
+        if size > limit("config_bytes"):
+            raise ConfigError(str(over("config_bytes", f"{path}: size", size)))
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(str(e) if str(path) in str(e) else f"{path}: {e}") from None
+    data = parse_yaml(raw, str(path))
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     return data
+
+
+def parse_yaml(raw: bytes | str, where: str):
+    """YAML text -> Python values, bounded: size, UTF-8, nesting and expanded size, each error naming `where`."""
+    if len(raw) > limit("config_bytes"):
+        raise ConfigError(str(over("config_bytes", f"{where}: size", len(raw))))
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = raw[:e.start].count(b"\n") + 1
+            raise ConfigError(f"{where}:{line}: not UTF-8 text (byte {raw[e.start]:#04x}); save it as UTF-8") from None
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{where}{line}: invalid YAML ({getattr(e, 'problem', e)})") from e
+    except RecursionError:
+        raise ConfigError(f"{where}: YAML nested too deeply to read") from None
+    count_values(data, where)
+    return data
+
+
+def count_values(data: Any, where: str) -> int:
+    """How many values `data` holds when every alias is expanded; over HARKEN_MAX_CONFIG_VALUES is an error
+    (stops counting there, so a billion-laughs document costs no more than the limit)."""
+    most, seen, stack = limit("config_values"), 0, [data]
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > most:
+            raise ConfigError(str(over("config_values", f"{where}: values once YAML aliases are expanded", seen)))
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str) and len(node) > limit("config_bytes"):
+            raise ConfigError(str(over("config_bytes", f"{where}: a string of", len(node))))
+    return seen
 
 
 class _Dumper(yaml.SafeDumper):
@@ -123,10 +172,15 @@ _MISSING = object()
 def resolve(cfg: dict) -> dict:
     """Resolve `${dotted.path}` references against the whole config (copy)."""
     root = copy.deepcopy(cfg)
+    budget = [limit("config_values")]  # values made; references that multiply stop here
 
     def walk(node: Any, depth: int = 0) -> Any:
         if depth > 20:
             raise ConfigError("config interpolation is nested too deeply (a reference cycle?)")
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ConfigError(str(over("config_values", "config: values once `${...}` references are resolved",
+                                       limit("config_values") + 1)))
         if isinstance(node, dict):
             return {k: walk(v, depth) for k, v in node.items()}
         if isinstance(node, list):
@@ -135,7 +189,11 @@ def resolve(cfg: dict) -> dict:
             whole = _REF.fullmatch(node.strip())
             if whole:
                 return walk(_lookup(root, whole.group(1), node), depth + 1)
-            return _REF.sub(lambda m: str(walk(_lookup(root, m.group(1), node), depth + 1)), node)
+            text = _REF.sub(lambda m: str(walk(_lookup(root, m.group(1), node), depth + 1)), node)
+            if len(text) > limit("config_bytes"):
+                raise ConfigError(str(over("config_bytes", f"config reference {node[:80]!r}: resolves to a string of",
+                                           len(text))))
+            return text
         return node
 
     return walk(root)

@@ -13,9 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import soundfile as sf
-
-from harken.data.manifest import ManifestError, parse_line, write_manifest
+from harken.audio.io import AudioError, audio_info
+from harken.data.manifest import ManifestError, decode_utf8, parse_line, raw_lines, write_manifest
 from harken.text.char_tokenizer import CharTokenizer
 
 DURATION_TOLERANCE = 0.1  # seconds
@@ -38,13 +37,14 @@ class CheckReport:
     durations: list[float] = field(default_factory=list)
     characters: Counter = field(default_factory=Counter)
     clean: list[dict] = field(default_factory=list)  # usable rows, durations corrected
+    audio_files: set[str] = field(default_factory=set)  # every row's audio, which --fix must never replace
 
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
 
     def lines(self) -> list[str]:
-        return [f"{self.manifest}:{p.line}: {p.severity}: {p.message}" for p in self.problems]
+        return [f"{self.manifest}{f':{p.line}' if p.line else ''}: {p.severity}: {p.message}" for p in self.problems]
 
     def summary(self) -> str:
         kinds = Counter(p.message.split(":")[0].split(" (")[0] for p in self.problems)
@@ -64,18 +64,23 @@ def check_manifest(path: str | Path, labels: list[str] | None = None, sample_rat
     report = CheckReport(path)
     seen: dict[tuple, int] = {}
     tokenizer = CharTokenizer(labels) if labels else None
-    with path.open(encoding="utf-8") as f:
-        lines = list(enumerate(f, 1))
+    lines = raw_lines(path, "manifest")
     if progress:
         from tqdm import tqdm
 
         lines = tqdm(lines, desc="check", unit="row")
-    for lineno, line in lines:
-        if not line.strip():
+    for lineno, raw in lines:
+        if not raw.strip():
             continue
         report.rows += 1
-        problems = _check_row(line, path, lineno, tokenizer, sample_rate, seen, report)
-        report.problems += problems
+        try:
+            line = decode_utf8(raw, f"{path}:{lineno}", first=lineno == 1)
+        except ManifestError as e:
+            report.problems.append(Problem(lineno, "error", "malformed row: " + str(e).split(": ", 1)[1]))
+            continue
+        report.problems += _check_row(line, path, lineno, tokenizer, sample_rate, seen, report)
+    if not report.rows:
+        report.problems.append(Problem(0, "error", "empty manifest: no rows"))
     return report
 
 
@@ -91,6 +96,7 @@ def _check_row(line, path, lineno, tokenizer, sample_rate, seen, report) -> list
         problem("error", "malformed row: " + str(e).split(": ", 1)[1])
         return out
     row = json.loads(line)
+    report.audio_files.add(entry.audio_filepath)
     key = (entry.audio_filepath, entry.offset)
     if key in seen:
         problem("error", f"duplicate of line {seen[key]} ({Path(entry.audio_filepath).name})")
@@ -107,18 +113,18 @@ def _check_row(line, path, lineno, tokenizer, sample_rate, seen, report) -> list
         problem("error", f"audio missing: {audio}")
         return out
     try:
-        info = sf.info(str(audio))
-    except Exception as e:  # soundfile's errors vary by libsndfile version
-        problem("error", f"audio unreadable: {audio} ({str(e).splitlines()[0][:80]})")
+        samplerate, channels, seconds = audio_info(audio)
+    except AudioError as e:  # soundfile's errors vary by libsndfile version
+        problem("error", f"audio unreadable: {audio} ({str(e).removeprefix(f'{audio}: ').splitlines()[0][:120]})")
         return out
-    actual = info.frames / info.samplerate - entry.offset
+    actual = seconds - entry.offset
     if entry.duration > actual + DURATION_TOLERANCE or (not entry.offset and abs(actual - entry.duration) >
                                                        DURATION_TOLERANCE):
         problem("error", f"duration mismatch: manifest {entry.duration:.2f} s, audio {actual:.2f} s")
-    if sample_rate and info.samplerate != sample_rate:
-        problem("warning", f"sample rate {info.samplerate} Hz (model wants {sample_rate})")
-    if info.channels != 1:
-        problem("warning", f"{info.channels} channels (will be mixed down)")
+    if sample_rate and samplerate != sample_rate:
+        problem("warning", f"sample rate {samplerate} Hz (model wants {sample_rate})")
+    if channels != 1:
+        problem("warning", f"{channels} channels (will be mixed down)")
     if not any(p.severity == "error" and not p.message.startswith("duration mismatch") for p in out):
         fixed = dict(row)
         if not entry.offset:
@@ -132,11 +138,25 @@ def _check_row(line, path, lineno, tokenizer, sample_rate, seen, report) -> list
     return out
 
 
-def fix(report: CheckReport, out: str | Path) -> Path:
-    out = Path(out)
-    if out.resolve() == report.manifest.resolve():
-        raise ValueError(f"--fix {out}: refusing to overwrite the manifest being checked")
+def fix(report: CheckReport, out: str | Path, overwrite: bool = False) -> Path:
+    """Write the clean rows to `out`: never onto the manifest or its audio, onto another file only if
+    `overwrite`."""
+    out = fix_target(out, report.manifest, overwrite)
+    if out.exists() and any(out.samefile(a) for a in report.audio_files if Path(a).exists()):
+        raise ValueError(f"--fix {out}: that is an audio file of the manifest; refusing to write onto it")
     return write_manifest(out, report.clean)
+
+
+def fix_target(out: str | Path, manifest: str | Path, overwrite: bool = False) -> Path:
+    """`out` if a cleaned manifest may be written there (checked before the work, so a refusal costs nothing)."""
+    out, manifest = Path(out), Path(manifest)
+    if out.resolve() == manifest.resolve() or (out.exists() and manifest.exists() and out.samefile(manifest)):
+        raise ValueError(f"--fix {out}: refusing to overwrite the manifest being checked")
+    if out.is_dir():
+        raise ValueError(f"--fix {out}: is a folder; give the file name of the cleaned manifest")
+    if out.exists() and not overwrite:
+        raise ValueError(f"--fix {out}: the file exists; give --overwrite to replace it, or another name")
+    return out
 
 
 def _histogram(values: list[float], bins: int = 8, width: int = 40) -> list[str]:

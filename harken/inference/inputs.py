@@ -53,6 +53,29 @@ class AudioInput:
             raise AudioError(f"{self.where}: {e}" if self.where else str(e)) from None
 
 
+@dataclass
+class GuardedInput(AudioInput):
+    """An input whose unreadable audio is recorded in `error` instead of raised, so one bad file does not
+    take its batch's other results with it: it decodes as a moment of silence, and the caller reports
+    `error` and drops that result."""
+
+    error: str | None = None
+    index: int = -1  # its position in the caller's list
+
+    def read(self, sample_rate: int) -> np.ndarray:
+        try:
+            return super().read(sample_rate)
+        except (AudioError, MemoryError) as e:
+            self.error = str(e) if isinstance(e, AudioError) else f"{self.where or self.name}: out of memory"
+            return np.zeros(sample_rate // 10, dtype=np.float32)
+
+
+def guarded(item: Any, sample_rate: int, index: int = -1) -> GuardedInput:
+    """`as_input` whose reads fail softly (see GuardedInput)."""
+    inp = as_input(item, sample_rate)
+    return GuardedInput(inp.source, inp.offset, inp.duration, inp.where, inp.row, index=index)
+
+
 def as_input(item: Any, sample_rate: int) -> AudioInput:
     """Path, array/tensor (taken to be at `sample_rate`), manifest dict or ManifestEntry -> AudioInput."""
     if isinstance(item, AudioInput):
@@ -67,11 +90,15 @@ def as_input(item: Any, sample_rate: int) -> AudioInput:
         return AudioInput(str(item["audio_filepath"]), offset, _segment(offset, item.get("duration")),
                           str(item.get("where", "")), item)
     if isinstance(item, torch.Tensor):
-        item = item.detach().cpu().float().numpy()
+        item = item.detach().cpu()
+        item = (item.float() if item.is_floating_point() else item).numpy()  # integers scale, booleans are refused
     if isinstance(item, np.ndarray):
         if item.ndim == 2 and item.shape[0] < item.shape[1]:  # [channels, samples] as torch audio tends to be
             item = item.T
-        return AudioInput(to_mono_resampled(item, sample_rate, sample_rate))
+        samples = to_mono_resampled(item, sample_rate, sample_rate)
+        if not len(samples):
+            raise AudioError(f"<array of shape {item.shape}>: no samples to transcribe")
+        return AudioInput(samples)
     if isinstance(item, (str, Path)):
         return AudioInput(str(item))
     raise TypeError(f"cannot transcribe a {type(item).__name__}: give paths, arrays, tensors or manifest rows")

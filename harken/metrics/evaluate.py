@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,7 @@ class EvalResult:
     chars: ErrorCounts = field(default_factory=ErrorCounts)
     predictions: list[dict] = field(default_factory=list)  # manifest rows with `pred_text`, `wer`
     utterance_words: list[ErrorCounts] = field(default_factory=list)  # word errors of each row, for pairing
+    failed: list[str] = field(default_factory=list)  # `manifest:line: why` of rows that could not be scored
 
     @property
     def words(self) -> ErrorCounts:
@@ -48,31 +50,58 @@ class EvalResult:
                     f"{w.substitutions} sub, {w.deletions} del, {w.insertions} ins)"),
             ("CER", f"{100 * self.cer:.2f}%  ({c.errors}/{c.reference_length})"),
         ]
+        if self.failed:
+            rows.insert(2, ("failed", f"{len(self.failed)} rows could not be read: not scored (see above)"))
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
 
 
 def evaluate(model, manifest: str | Path, batch_size: int = 8, progress: bool = False, decoding=None,
+             on_row: Callable[[dict], None] | None = None, on_error: Callable[[object, str], bool] | None = None,
              **kwargs) -> EvalResult:
     """`decoding` as in `CTCModel.transcribe` (greedy without one; `decoder=` is its old name). Rows with
-    `offset`/`duration` are read as those segments, when their batch is due."""
+    `offset`/`duration` are read as those segments, when their batch is due.
+
+    `on_row(prediction)` sees each scored row as soon as it is done (to write it out before the end);
+    `on_error(input, message)` makes a row that cannot be read a reported failure (True: go on) instead of
+    the end of the run. An empty manifest is an error: it has no WER."""
+    from harken.inference.isolation import decode_each
     from harken.inference.pipeline import Transcriber
 
     decoding = decoding or kwargs.pop("decoder", None)
     if kwargs:
         raise TypeError(f"evaluate() got unexpected arguments: {sorted(kwargs)}")
     entries: list[ManifestEntry] = read_manifest(manifest)
+    if not entries:
+        raise ValueError(f"{manifest}: the manifest has no rows: nothing to evaluate")
     transcriber = Transcriber(model, decoding, batch_size=batch_size, progress=progress)
-    hyps = [model.decode_text(seq) for _, seq, _ in transcriber.decode(entries)]
-    result = EvalResult(str(manifest), len(entries), sum(e.duration for e in entries) / 3600)
-    for entry, hyp in zip(entries, hyps):
-        ref, _ = model.tokenizer.normalize(entry.text)
-        we = word_errors(ref, hyp)
-        result.utterance_words.append(we)
-        result.chars += char_errors(ref, hyp)
-        row = {"audio_filepath": entry.audio_filepath, "duration": entry.duration, "text": entry.text,
-               **entry.extra, "pred_text": hyp, "wer": round(we.rate, 4)}
-        if entry.offset:
-            row["offset"] = entry.offset
-        result.predictions.append(row)
+    result = EvalResult(str(manifest), 0, 0.0)
+    if on_error is None:
+        decoded = ((entry, seq) for entry, (_, seq, _) in zip(entries, transcriber.decode(entries)))
+    else:
+        def failed(inp, message: str) -> bool:
+            result.failed.append(message)
+            return on_error(inp, message)
+
+        decoded = ((entries[inp.index], seq) for inp, seq, _ in decode_each(transcriber, entries, failed))
+    for entry, seq in decoded:
+        row = _score(model, entry, model.decode_text(seq), result)
+        if on_row is not None:
+            on_row(row)
     return result
+
+
+def _score(model, entry: ManifestEntry, hyp: str, result: EvalResult) -> dict:
+    """Add one row's errors to `result`; returns its prediction row."""
+    ref, _ = model.tokenizer.normalize(entry.text)
+    we = word_errors(ref, hyp)
+    result.utterances += 1
+    result.hours += entry.duration / 3600
+    result.utterance_words.append(we)
+    result.chars += char_errors(ref, hyp)
+    row = {"audio_filepath": entry.audio_filepath, "duration": entry.duration, "text": entry.text,
+           **entry.extra, "pred_text": hyp, "wer": round(we.rate, 4)}
+    if entry.offset:
+        row["offset"] = entry.offset
+    result.predictions.append(row)
+    return row

@@ -17,7 +17,9 @@ from torch import nn
 from harken.core.config import resolve
 from harken.core.inference_mode import inference_mode  # noqa: F401  (re-exported: models use it)
 from harken.core.typed_module import connect
+from harken.models.adopt import adopt, skipped_init
 from harken.models.archive import ArchiveError, read_archive, write_archive
+from harken.models.sizes import check_config_sizes
 from harken.models.targets import MODEL_FAMILIES, MODULES, NEMO_CTC_MODEL_TARGET
 
 SECTIONS = ("preprocessor", "spec_augment", "encoder", "decoder")
@@ -42,6 +44,7 @@ class SpeechModel(nn.Module):
         super().__init__()
         cfg = resolve(cfg)
         cfg = cfg.get("model", cfg)
+        check_config_sizes(cfg)  # before any tensor: absurd sizes are refused, not allocated
         self.cfg = cfg
         self.preprocessor = MODULES.instantiate(cfg["preprocessor"])
         augment = cfg.get("spec_augment")
@@ -63,7 +66,13 @@ class SpeechModel(nn.Module):
         family = family_class(archive.config.get("target", NEMO_CTC_MODEL_TARGET), path)
         if not issubclass(family, cls):
             raise ArchiveError(f"{path}: holds a {family.__name__}, not a {cls.__name__}")
-        model = family(archive.config, archive.artifacts)
+        try:
+            with skipped_init():  # every tensor comes from the archive: no random initialisation
+                model = family(archive.config, archive.artifacts)
+        except (TypeError, IndexError, AttributeError, KeyError, ZeroDivisionError, RuntimeError) as e:
+            raise ArchiveError(f"{path}: its config does not describe a model harken can build "
+                               f"({type(e).__name__}: {e})") from None
+        adopt(model, archive.state_dict)  # the archive's tensors become the model's: the weights are held once
         load_checked(model, archive.state_dict, path)
         return model.to(map_location).eval()
 

@@ -45,14 +45,29 @@ class ConvSubsampling(nn.Module):
         """[B, T, F] features -> ([B, T', feat_out], lengths')."""
         x = x.unsqueeze(1)
         lengths = lengths.long()
+        own = False  # x is a tensor made here, which inference may overwrite (the first is the caller's)
         for layer in self.conv:
-            x = x * _time_mask(x, lengths)
-            x = layer(x)
+            x = _masked(x, lengths, own and not torch.is_grad_enabled())
+            if isinstance(layer, nn.ReLU) and own and not torch.is_grad_enabled():
+                x = torch.relu_(x)
+            else:
+                x = layer(x)
+            own = True
             if isinstance(layer, nn.Conv2d) and layer.stride != (1, 1):
                 lengths = subsampled_length(lengths, 1)
-        x = x * _time_mask(x, lengths)
+        x = _masked(x, lengths, not torch.is_grad_enabled())
         b, c, t, f = x.shape
         return self.out(x.transpose(1, 2).reshape(b, t, c * f)), lengths
+
+
+def _masked(x: torch.Tensor, lengths: torch.Tensor, in_place: bool) -> torch.Tensor:
+    """x [B, C, T, F] with frames past each row's length zeroed (x itself when no row is shorter: multiplying by
+    ones changes nothing). In place when allowed: at the first layer these maps are the largest tensors of the
+    encoder (256 channels x T/2 x F/2 floats: 120 MB for 60 s)."""
+    if bool((lengths >= x.shape[2]).all()):
+        return x
+    mask = _time_mask(x, lengths)
+    return x.mul_(mask) if in_place else x * mask
 
 
 def _time_mask(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

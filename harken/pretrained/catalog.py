@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from harken.pretrained.download import DownloadError, cache_dir, fetch, offline
+from harken.pretrained.download import DownloadError, cache_dir, fetch, offline, url_key
 
 NGC = "https://api.ngc.nvidia.com/v2/models/nvidia"
 BUNDLED_DIR = Path(__file__).parent / "models"
@@ -87,7 +87,9 @@ def resolve(name_or_path: str, progress: bool = True) -> Path:
     scheme = urlparse(name_or_path).scheme
     if scheme in ("file", "http", "https"):
         card = ModelCard(Path(urlparse(name_or_path).path).name or "model.nemo", name_or_path, "?", True)
-        dest = cache_dir() / "urls" / card.name
+        dest = cache_dir() / "urls" / url_key(name_or_path) / card.name  # by URL: same names never collide
+    elif "://" in name_or_path:
+        raise DownloadError(f"{name_or_path}: unsupported URL scheme {scheme!r}; use http, https or file")
     elif name_or_path in CATALOG and CATALOG[name_or_path].bundled:
         return _bundled(CATALOG[name_or_path])
     elif name_or_path in CATALOG:

@@ -38,6 +38,11 @@ def offline() -> bool:
         os.environ.get("HF_HUB_OFFLINE", "") == "1"
 
 
+def url_key(url: str) -> str:
+    """The cache folder of a URL: its checksum, so two URLs ending in the same file name never share a file."""
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+
+
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -61,7 +66,7 @@ def fetch(url: str, dest: Path, sha256: str | None = None, progress: bool = True
         shutil.copyfile(source, part)
         return _finish(part, dest, sha256, url)
     if parsed.scheme not in ("http", "https"):
-        raise DownloadError(f"{url}: unsupported URL scheme {parsed.scheme!r}")
+        raise DownloadError(f"{url}: unsupported URL scheme {parsed.scheme!r}; use http, https or file")
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0

@@ -2,14 +2,13 @@
 
 Run folder layout (`--out DIR`, default `exp_manager.exp_dir/name` or `runs/<name>`):
     DIR/checkpoints/last.ckpt, best.ckpt     atomic, resumable (`--resume`)
-    DIR/logs/csv/..., DIR/logs/tensorboard/  metrics
+    DIR/logs/csv/..., DIR/logs/tensorboard/  metrics (and W&B / MLflow when `exp_manager:` asks: loggers.py)
     DIR/config.yaml                          the resolved config that ran
     DIR/model.nemo                           the final model (best val_wer if validated, else last)
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import warnings
 from pathlib import Path
@@ -25,6 +24,8 @@ from harken.models.transducer_model import TransducerModel
 from harken.training.checkpointing import AtomicCheckpointIO, CheckpointPolicy
 from harken.training.ctc_task import CTCTask
 from harken.training.init_from import init_spec, initialize_from
+from harken.training.loggers import build_loggers, remember_ids
+from harken.training.tracking import close, log_artifacts, log_params
 from harken.training.transducer_task import TransducerObjective
 
 log = logging.getLogger("harken.train")
@@ -100,9 +101,7 @@ def train(cfg: dict, out: str | None = None, resume: bool = False, progress: boo
     section = cfg.get("trainer") or {}
     policy = CheckpointPolicy(ckpt_dir, every_n_steps=int(section.get("checkpoint_every_n_steps", 0) or 0),
                               keep_every_n_steps=int(section.get("keep_checkpoint_every_n_steps", 0) or 0))
-    loggers: list = [pl.loggers.CSVLogger(run_dir / "logs", name="csv")]
-    if importlib.util.find_spec("tensorboard") is not None:
-        loggers.append(pl.loggers.TensorBoardLogger(run_dir / "logs", name="tensorboard"))
+    loggers = build_loggers(cfg, run_dir, resume=resume)
     kw = trainer_kwargs(cfg)
     kw.setdefault("enable_progress_bar", progress)
     trainer = pl.Trainer(
@@ -122,12 +121,21 @@ def train(cfg: dict, out: str | None = None, resume: bool = False, progress: boo
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(dump_config(cfg), encoding="utf-8")
-    trainer.fit(task, ckpt_path=ckpt_path)
-
-    final = run_dir / "model.nemo"
-    if trainer.is_global_zero:
-        if policy.best_path.exists():
-            state = torch.load(policy.best_path, map_location="cpu", weights_only=True)["state_dict"]
-            task.load_state_dict(state)
-        model.save(final)
+    ok = False
+    try:
+        if trainer.is_global_zero:
+            log_params(loggers, cfg)
+            remember_ids(loggers, run_dir)
+        trainer.fit(task, ckpt_path=ckpt_path)
+        final = run_dir / "model.nemo"
+        if trainer.is_global_zero:
+            if policy.best_path.exists():
+                state = torch.load(policy.best_path, map_location="cpu", weights_only=True)["state_dict"]
+                task.load_state_dict(state)
+            model.save(final)
+            log_artifacts(loggers, final, run_dir / "config.yaml")
+        ok = True
+    finally:
+        if trainer.is_global_zero:
+            close(loggers, ok)
     return final

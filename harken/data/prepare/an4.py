@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harken.data.prepare.common import entry, progress_bar, to_wav, write_splits
+from harken.data.prepare.common import entry, progress_bar, text_lines, to_wav, write_splits
 
 _LINE = re.compile(r"^\s*(?:<s>)?(.*?)(?:</s>)?\s*\(([^)]*)\)\s*$")
 FOLDERS = {"train": "an4_clstk", "test": "an4test_clstk"}
@@ -23,8 +23,8 @@ def prepare(root: Path, dst: Path, progress: bool = True) -> dict[str, Path]:
         trans, ids = root / "etc" / f"an4_{split}.transcription", root / "etc" / f"an4_{split}.fileids"
         if not trans.exists() or not ids.exists():
             raise FileNotFoundError(f"{root}: not an AN4 tree (missing {trans.name} or {ids.name} in etc/)")
-        texts = trans.read_text().splitlines()
-        fileids = [line.strip() for line in ids.read_text().splitlines() if line.strip()]
+        texts = text_lines(trans)
+        fileids = [line.strip() for line in text_lines(ids) if line.strip()]
         texts = [t for t in texts if t.strip()]
         if len(texts) != len(fileids):
             raise ValueError(f"{trans}: {len(texts)} transcriptions but {ids.name} lists {len(fileids)} files")

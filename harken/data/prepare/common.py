@@ -6,8 +6,8 @@ from pathlib import Path
 
 import soundfile as sf
 
-from harken.audio.io import load_audio, save_wav
-from harken.data.manifest import ManifestEntry, write_manifest
+from harken.audio.io import audio_info, load_audio, save_wav
+from harken.data.manifest import ManifestEntry, read_lines, write_manifest
 
 SAMPLE_RATE = 16000
 
@@ -23,8 +23,13 @@ def to_wav(src: Path, dst: Path, sample_rate: int = SAMPLE_RATE) -> float:
 
 def entry(audio: Path, text: str, duration: float | None = None, **extra) -> ManifestEntry:
     if duration is None:
-        duration = sf.info(str(audio)).duration
+        duration = audio_info(audio)[2]
     return ManifestEntry(str(audio.resolve()), round(float(duration), 3), text, extra=extra)
+
+
+def text_lines(path: Path) -> list[str]:
+    """The lines of a transcript or list file; bytes that are not UTF-8 are an error naming file and line."""
+    return [line.rstrip("\r\n") for _, line in read_lines(path, "transcript file")]
 
 
 def write_splits(dst: Path, splits: dict[str, list[ManifestEntry]]) -> dict[str, Path]:

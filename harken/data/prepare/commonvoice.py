@@ -4,9 +4,10 @@ and `sentence`). MP3 is decoded once to 16 kHz WAV under DST/wav/<split>/."""
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
-from harken.data.prepare.common import entry, progress_bar, to_wav, write_splits
+from harken.data.prepare.common import entry, progress_bar, text_lines, to_wav, write_splits
 
 SPLITS = ("train", "dev", "test")
 
@@ -17,8 +18,8 @@ def prepare(root: Path, dst: Path, progress: bool = True) -> dict[str, Path]:
         raise FileNotFoundError(f"{root}: not a Common Voice folder (clips/ and train/dev/test .tsv)")
     splits = {}
     for split in tables:
-        with (root / f"{split}.tsv").open(encoding="utf-8", newline="") as f:
-            rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+        table = "\n".join(text_lines(root / f"{split}.tsv"))  # not UTF-8: an error with file and line
+        rows = list(csv.DictReader(io.StringIO(table), delimiter="\t", quoting=csv.QUOTE_NONE))
         out = []
         for i, row in enumerate(progress_bar(rows, f"commonvoice {split}", progress), 2):
             if "path" not in row or "sentence" not in row:

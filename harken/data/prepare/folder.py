@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harken.data.prepare.common import entry, progress_bar, write_splits
+from harken.data.prepare.common import entry, progress_bar, text_lines, write_splits
 
 AUDIO = (".wav", ".flac", ".ogg", ".mp3")
 
 
 def prepare(root: Path, dst: Path, progress: bool = True) -> dict[str, Path]:
-    audio = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO)
+    audio = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO and p.is_file())  # no FIFOs, folders
     rows, missing = [], []
     for path in progress_bar(audio, "folder", progress):
         txt = path.with_suffix(".txt")
         if not txt.exists():
             missing.append(path.name)
             continue
-        rows.append(entry(path, " ".join(txt.read_text(encoding="utf-8").split())))
+        rows.append(entry(path, " ".join(" ".join(text_lines(txt)).split())))
     if not rows:
         raise FileNotFoundError(f"{root}: no audio files with a same-named .txt transcript")
     if missing:

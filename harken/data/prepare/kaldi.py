@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import soundfile as sf
-
-from harken.data.prepare.common import entry, write_splits
+from harken.audio.io import audio_info
+from harken.data.prepare.common import entry, text_lines, write_splits
 
 
 def _table(path: Path, min_fields: int = 2) -> dict[str, tuple[int, list[str]]]:
     out = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(text_lines(path), 1):
         if not line.strip():
             continue
         fields = line.split(maxsplit=1) if min_fields == 2 else line.split()
@@ -53,6 +52,6 @@ def prepare(root: Path, dst: Path, progress: bool = True) -> dict[str, Path]:
         for utt, path in recordings.items():
             if not path.exists():
                 raise FileNotFoundError(f"{root / 'wav.scp'}: {utt}: {path} does not exist")
-            rows.append(entry(path, texts.get(utt, ""), sf.info(str(path)).duration, utt=utt,
+            rows.append(entry(path, texts.get(utt, ""), audio_info(path)[2], utt=utt,
                               **({"speaker": speakers[utt]} if utt in speakers else {})))
     return write_splits(dst, {"all": rows})

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import soundfile as sf
-
-from harken.data.prepare.common import entry, progress_bar, write_splits
+from harken.audio.io import audio_info
+from harken.data.prepare.common import entry, progress_bar, text_lines, write_splits
 
 
 def prepare(root: Path, dst: Path, progress: bool = True) -> dict[str, Path]:
@@ -22,7 +21,7 @@ def prepare(root: Path, dst: Path, progress: bool = True) -> dict[str, Path]:
     splits: dict[str, list] = {}
     for trans in progress_bar(transcripts, "librispeech", progress):
         split = trans.parents[2].name
-        for lineno, line in enumerate(trans.read_text().splitlines(), 1):
+        for lineno, line in enumerate(text_lines(trans), 1):
             if not line.strip():
                 continue
             utt, _, text = line.partition(" ")
@@ -30,5 +29,5 @@ def prepare(root: Path, dst: Path, progress: bool = True) -> dict[str, Path]:
             if not flac.exists():
                 raise FileNotFoundError(f"{trans}:{lineno}: {flac.name} is listed but missing")
             splits.setdefault(split, []).append(
-                entry(flac, text.strip().lower(), sf.info(str(flac)).duration, speaker=utt.split("-")[0]))
+                entry(flac, text.strip().lower(), audio_info(flac)[2], speaker=utt.split("-")[0]))
     return write_splits(dst, splits)

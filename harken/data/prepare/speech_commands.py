@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
+from harken.audio.io import audio_info
 from harken.data.manifest import ManifestEntry
-from harken.data.prepare.common import progress_bar, write_splits
+from harken.data.prepare.common import progress_bar, text_lines, write_splits
 
 TEN = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 
@@ -27,7 +27,7 @@ def prepare(root: Path, dst: Path, progress: bool = True, classes: str = "all", 
         path = root / name
         if not path.exists():
             raise FileNotFoundError(f"{root}: not a Speech Commands tree (no {name})")
-        lists.update({line.strip(): split for line in path.read_text().splitlines() if line.strip()})
+        lists.update({line.strip(): split for line in text_lines(path) if line.strip()})
     splits: dict[str, list] = {"train": [], "val": [], "test": []}
     words = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
     for word in progress_bar(words, "speech commands", progress):
@@ -35,7 +35,7 @@ def prepare(root: Path, dst: Path, progress: bool = True, classes: str = "all", 
         for wav in sorted((root / word).glob("*.wav")):
             rel = f"{word}/{wav.name}"
             splits[lists.get(rel, "train")].append(
-                ManifestEntry(str(wav.resolve()), round(sf.info(str(wav)).duration, 3), label, extra={"label": label}))
+                ManifestEntry(str(wav.resolve()), round(audio_info(wav)[2], 3), label, extra={"label": label}))
     if classes == "10+2":
         _add_silence(root / "_background_noise_", splits, np.random.default_rng(seed))
     for rows in splits.values():
@@ -49,7 +49,7 @@ def _add_silence(folder: Path, splits: dict[str, list], rng: np.random.Generator
     noises = sorted(folder.glob("*.wav")) if folder.is_dir() else []
     if not noises:
         return
-    windows = [(p, float(s)) for p in noises for s in np.arange(0, sf.info(str(p)).duration - 1.0, 1.0)]
+    windows = [(p, float(s)) for p in noises for s in np.arange(0, audio_info(p)[2] - 1.0, 1.0)]
     rng.shuffle(windows)
     for split in splits:
         per_class = max(1, len(splits[split]) // 11)
