@@ -65,3 +65,42 @@ def test_use_bias_false_survives_save_and_load(tmp_path):
     assert again.cfg["encoder"]["use_bias"] is False
     for key, value in model.state_dict().items():
         assert torch.equal(value, again.state_dict()[key])
+
+
+def test_relative_shift_view_equals_transformer_xl_trick():
+    from harken.modules.conformer import _rel_shift
+
+    for t in (1, 2, 7, 40):
+        x = torch.randn(2, 3, t, 2 * t - 1)
+        padded = torch.nn.functional.pad(x, (1, 0)).view(2, 3, 2 * t, t)
+        assert torch.equal(_rel_shift(x), padded[:, :, 1:].reshape(2, 3, t, 2 * t - 1)[..., :t])
+
+
+def test_unpadded_input_skips_masks_without_changing_a_bit():
+    """Full-length rows: the attention and subsampling masks hide nothing, so they are skipped; the outputs are
+    the same bits as with them, a padded batch agrees, and training still backpropagates."""
+    from harken.modules.conformer import relative_positions
+    from harken.modules.subsampling import _masked, _time_mask
+
+    enc = _encoder(False)
+    attn = enc.layers[0].self_attn
+    x = torch.randn(2, 12, 16)
+    pos = relative_positions(12, 16, x.device, x.dtype)
+    with torch.inference_mode():
+        assert torch.equal(attn(x, pos, None), attn(x, pos, torch.zeros(2, 12, 12, dtype=torch.bool)))
+        maps = torch.randn(2, 4, 12, 5)
+        full = torch.tensor([12, 12])
+        assert _masked(maps, full, False) is maps
+        short = torch.tensor([12, 7])
+        assert torch.equal(_masked(maps.clone(), short, True), maps * _time_mask(maps, short))
+        feats = torch.randn(1, 16, 40)
+        alone, _ = enc(feats, torch.tensor([40]))
+        batch = torch.zeros(2, 16, 40)
+        batch[0], batch[1, :, :24] = feats[0], feats[0, :, :24]
+        both, _ = enc(batch, torch.tensor([40, 24]))
+    assert torch.allclose(alone[0], both[0], atol=1e-5)
+    enc.train()
+    feats = feats.clone().requires_grad_()
+    out, _ = enc(feats, torch.tensor([40]))
+    out.square().sum().backward()
+    assert feats.grad is not None and enc.layers[0].self_attn.linear_q.weight.grad is not None

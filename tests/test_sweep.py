@@ -119,7 +119,8 @@ def test_killed_sweep_resumes_and_ends_with_six_trials(sweep_files, tmp_path, ca
     failed = trials[killed.number]
     assert failed.state == TrialState.FAIL and failed.user_attrs["interrupted"] is True
     (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == killed.number]
-    assert retry.params == killed.params and retry in finished
+    # the retry keeps every value the killed trial had drawn (it may have been stopped before drawing them all)
+    assert killed.params.items() <= retry.params.items() and retry in finished
     rows = _table(printed)
     assert len(rows) == 7 and rows[-1]["trial"] == f"trial_{killed.number:04d}" and rows[-1]["state"] == "fail"
     assert f"re-run of trial_{killed.number:04d}" in (out / "results.md").read_text()

@@ -91,10 +91,18 @@ class RelPositionMultiHeadAttention(nn.Module):
 def _rel_shift(x: torch.Tensor) -> torch.Tensor:
     """[b, h, T, 2T-1] scores by relative offset (T-1 ... -(T-1)) -> [b, h, T, T] by key position: (i, j) is
     x[..., i, T-1-i+j], the entries Transformer-XL's pad-and-reshape trick picks, as a strided view (no copy)."""
-    b, h, t, _ = x.shape
+    b, h, t, n = x.shape
+    if _tracing():  # graph export: as_strided with a length-dependent offset does not export; the trick does
+        x = nn.functional.pad(x, (1, 0)).view(b, h, n + 1, t)
+        return x[:, :, 1:].reshape(b, h, t, n)[..., :t]
     x = x.contiguous()
     s = x.stride()
     return x.as_strided((b, h, t, t), (s[0], s[1], s[2] - 1, s[3]), x.storage_offset() + t - 1)
+
+
+def _tracing() -> bool:
+    """True while a graph is traced (ONNX export): shortcuts chosen from the data must not be baked in."""
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
 
 
 class ConformerFeedForward(nn.Module):
@@ -246,7 +254,7 @@ class ConformerEncoder(TypedModule):
                 offset = torch.arange(t, device=x.device)[None, :] - torch.arange(t, device=x.device)[:, None]
                 outside = ((offset < -left) & (left >= 0)) | ((offset > right) & (right >= 0))
                 att_mask = att_mask | outside[None]
-            if not bool(att_mask.any()):
+            if not _tracing() and not bool(att_mask.any()):
                 att_mask = None  # every row full length, no band: the masking would change nothing
         pad_mask = ~valid
         for layer in self.layers:

@@ -64,8 +64,8 @@ def _masked(x: torch.Tensor, lengths: torch.Tensor, in_place: bool) -> torch.Ten
     """x [B, C, T, F] with frames past each row's length zeroed (x itself when no row is shorter: multiplying by
     ones changes nothing). In place when allowed: at the first layer these maps are the largest tensors of the
     encoder (256 channels x T/2 x F/2 floats: 120 MB for 60 s)."""
-    if bool((lengths >= x.shape[2]).all()):
-        return x
+    if not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()) and bool((lengths >= x.shape[2]).all()):
+        return x  # (a traced graph must keep the mask: its inputs may be padded)
     mask = _time_mask(x, lengths)
     return x.mul_(mask) if in_place else x * mask
 
