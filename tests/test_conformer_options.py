@@ -104,3 +104,31 @@ def test_unpadded_input_skips_masks_without_changing_a_bit():
     out, _ = enc(feats, torch.tensor([40]))
     out.square().sum().backward()
     assert feats.grad is not None and enc.layers[0].self_attn.linear_q.weight.grad is not None
+
+
+def test_subsampling_in_slices_is_bit_identical(monkeypatch):
+    """Inference runs dw_striding's first two convs over slices of time (conv1's map never exists whole): the
+    output is the same bits as the whole-tensor path training takes, padded rows included."""
+    import harken.modules.subsampling as subsampling
+
+    torch.manual_seed(0)
+    sub = subsampling.ConvSubsampling("dw_striding", 8, 80, 32, 16).eval()
+    x, lengths = torch.randn(3, 203, 80), torch.tensor([203, 150, 9])
+    whole, whole_len = sub(x, lengths)  # grad enabled: no slicing
+    for size in (128, 7, 1):
+        monkeypatch.setattr(subsampling, "SLICE", size)
+        with torch.inference_mode():
+            sliced, sliced_len = sub(x, lengths)
+        assert torch.equal(sliced, whole.detach()) and torch.equal(sliced_len, whole_len)
+
+
+def test_size_guard_takes_a_real_vocabulary_but_not_a_thousand_blocks():
+    """Parakeet's joint lists 1,024 tokens: a vocabulary is data, while 1,001 encoder blocks are refused."""
+    import pytest
+
+    from harken.models.sizes import check_config_sizes
+
+    vocabulary = [f"tok{i}" for i in range(1024)]
+    check_config_sizes({"joint": {"num_classes": 1024, "vocabulary": vocabulary}, "labels": vocabulary})
+    with pytest.raises(ValueError, match="HARKEN_MAX_LAYERS"):
+        check_config_sizes({"encoder": {"jasper": [{"filters": 8}] * 1001}})

@@ -45,8 +45,12 @@ class ConvSubsampling(nn.Module):
         """[B, T, F] features -> ([B, T', feat_out], lengths')."""
         x = x.unsqueeze(1)
         lengths = lengths.long()
+        layers = list(self.conv)
         own = False  # x is a tensor made here, which inference may overwrite (the first is the caller's)
-        for layer in self.conv:
+        if not torch.is_grad_enabled() and not _tracing() and len(layers) > 2 and _depthwise_strided(layers[2]):
+            x, lengths = _first_two_in_slices(layers[0], layers[2], x, lengths)
+            layers, own = layers[3:], True
+        for layer in layers:
             x = _masked(x, lengths, own and not torch.is_grad_enabled())
             if isinstance(layer, nn.ReLU) and own and not torch.is_grad_enabled():
                 x = torch.relu_(x)
@@ -60,15 +64,55 @@ class ConvSubsampling(nn.Module):
         return self.out(x.transpose(1, 2).reshape(b, t, c * f)), lengths
 
 
-def _masked(x: torch.Tensor, lengths: torch.Tensor, in_place: bool) -> torch.Tensor:
-    """x [B, C, T, F] with frames past each row's length zeroed (x itself when no row is shorter: multiplying by
-    ones changes nothing). In place when allowed: at the first layer these maps are the largest tensors of the
-    encoder (256 channels x T/2 x F/2 floats: 120 MB for 60 s)."""
-    if not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()) and bool((lengths >= x.shape[2]).all()):
+SLICE = 128  # output frames of the second strided conv that inference computes at a time
+
+
+def _depthwise_strided(layer: nn.Module) -> bool:
+    """dw_striding's second conv. (Slicing a full conv, `striding`'s, can change the last bits: oneDNN picks
+    other kernels for narrow slices.)"""
+    return (isinstance(layer, nn.Conv2d) and layer.stride == (STRIDE, STRIDE) and layer.kernel_size == (KERNEL, KERNEL)
+            and layer.groups == layer.in_channels == layer.out_channels)
+
+
+def _first_two_in_slices(conv1: nn.Conv2d, conv2: nn.Conv2d, x: torch.Tensor, lengths: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inference: conv1 -> ReLU -> conv2 over slices of time, so conv1's output, the largest map of the encoder
+    (256 channels x T/2 x F/2: 200 MB for 60 s of 128 mels, twice that while oneDNN lays it out), never exists
+    whole. Each slice takes the frames its outputs see, zeros where the sequence ends (the convs' own padding,
+    made explicit) and the same length masks: the output is the same, bit for bit."""
+    x = _masked(x, lengths, False)
+    lengths1 = subsampled_length(lengths, 1)
+    t1 = (x.shape[2] - 1) // STRIDE + 1
+    t2 = (t1 - 1) // STRIDE + 1
+    x = nn.functional.pad(x, (0, 0, PAD, PAD))
+    out = None
+    for o0 in range(0, t2, SLICE):
+        o1 = min(t2, o0 + SLICE)
+        a, e = max(0, STRIDE * o0 - PAD), min(t1, STRIDE * o1)  # conv1 frames these outputs see
+        h = nn.functional.conv2d(x[:, :, STRIDE * a: STRIDE * (e - 1) + KERNEL], conv1.weight, conv1.bias, STRIDE,
+                                 (0, conv1.padding[1]))
+        h = torch.relu_(_masked(h, lengths1, True, start=a))
+        h = nn.functional.pad(h, (0, 0, a - (STRIDE * o0 - PAD), STRIDE * o1 - e))
+        y = nn.functional.conv2d(h, conv2.weight, conv2.bias, STRIDE, (0, conv2.padding[1]), groups=conv2.groups)
+        if out is None:
+            out = y.new_empty(y.shape[0], y.shape[1], t2, y.shape[3])
+        out[:, :, o0:o1] = y
+    return out, subsampled_length(lengths1, 1)
+
+
+def _tracing() -> bool:
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+
+
+def _masked(x: torch.Tensor, lengths: torch.Tensor, in_place: bool, start: int = 0) -> torch.Tensor:
+    """x [B, C, T, F] (frames start, start + 1, ...) with frames past each row's length zeroed; x itself when no
+    row is shorter (multiplying by ones changes nothing). In place when allowed: early maps are large."""
+    if not _tracing() and bool((lengths >= start + x.shape[2]).all()):
         return x  # (a traced graph must keep the mask: its inputs may be padded)
-    mask = _time_mask(x, lengths)
+    mask = _time_mask(x, lengths, start)
     return x.mul_(mask) if in_place else x * mask
 
 
-def _time_mask(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    return (torch.arange(x.shape[2], device=x.device)[None, :] < lengths[:, None]).to(x.dtype)[:, None, :, None]
+def _time_mask(x: torch.Tensor, lengths: torch.Tensor, start: int = 0) -> torch.Tensor:
+    frames = torch.arange(start, start + x.shape[2], device=x.device)
+    return (frames[None, :] < lengths[:, None]).to(x.dtype)[:, None, :, None]
