@@ -51,8 +51,8 @@ def _check_values(node: Any, where: str) -> None:
                 if key in COUNTS and _number(value) > limit("model_repeats"):
                     raise over("model_repeats", f"{path}.{key}", _number(value))
                 stack.append((value, f"{path}.{key}"))
-        elif isinstance(node, list):
-            if len(node) > limit("model_repeats"):
+        elif isinstance(node, list):  # lists of layers count; a vocabulary (strings) is data, not layers
+            if len(node) > limit("model_repeats") and not all(isinstance(v, str) for v in node):
                 raise over("model_repeats", f"{path}: list length", len(node))
             stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
 
