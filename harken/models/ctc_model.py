@@ -20,7 +20,7 @@ from harken.decoding.ctc_greedy import ctc_greedy_decode
 from harken.decoding.results import DecodedSequence
 from harken.models.base import SpeechModel
 from harken.models.targets import MODULES, NEMO_CTC_BPE_MODEL_TARGET, NEMO_CTC_MODEL_TARGET
-from harken.models.tokenized import new_tokenizer, referenced_artifacts, renamed_decoder
+from harken.models.tokenized import nemo_transcribe, new_tokenizer, referenced_artifacts
 from harken.text.bpe_tokenizer import BPETokenizer
 from harken.text.build import NEMO_PREFIX, build_tokenizer
 from harken.text.wordpiece_tokenizer import WordPieceTokenizer
@@ -136,12 +136,7 @@ class CTCModel(SpeechModel):
         search such as `BeamSearchDecoder` (greedy without one). The model's train/eval state is left
         exactly as it was; nothing is written to disk. For words, segments and confidence use
         `harken.inference.Transcriber`, which yields typed results."""
-        from harken.inference.pipeline import transcribe_hypotheses
-
-        decoding = renamed_decoder(decoding, kwargs)
-        hyps = transcribe_hypotheses(self, audio, batch_size=batch_size, decoding=decoding, progress=progress,
-                                     timestamps=timestamps, keep_log_probs=return_hypotheses or timestamps)
-        return hyps if return_hypotheses or timestamps else [h.text for h in hyps]
+        return nemo_transcribe(self, audio, batch_size, return_hypotheses, timestamps, progress, decoding, kwargs)
 
 
 ASRModel = CTCModel  # the name harken used before transducers came

@@ -12,6 +12,18 @@ from harken.text.char_tokenizer import CharTokenizer
 from harken.text.wordpiece_tokenizer import WordPieceTokenizer
 
 
+def nemo_transcribe(model, audio, batch_size: int, return_hypotheses: bool, timestamps: bool, progress: bool,
+                    decoding, kwargs: dict) -> list:
+    """The body of every speech-to-text family's `transcribe()`: NeMo's API over harken's pipeline (texts, or
+    `Hypothesis` objects with `return_hypotheses=True` or `timestamps=True`)."""
+    from harken.inference.pipeline import transcribe_hypotheses
+
+    decoding = renamed_decoder(decoding, kwargs)
+    hyps = transcribe_hypotheses(model, audio, batch_size=batch_size, decoding=decoding, progress=progress,
+                                 timestamps=timestamps, keep_log_probs=return_hypotheses or timestamps)
+    return hyps if return_hypotheses or timestamps else [h.text for h in hyps]
+
+
 def renamed_decoder(decoding, kwargs: dict):
     """`decoder=` was the old name of `decoding=`: still accepted; anything else unknown is an error."""
     if "decoder" in kwargs:

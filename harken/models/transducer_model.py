@@ -32,7 +32,7 @@ from harken.models.targets import (
     NEMO_RNNT_BPE_MODEL_TARGET,
     NEMO_RNNT_MODEL_TARGET,
 )
-from harken.models.tokenized import referenced_artifacts, renamed_decoder
+from harken.models.tokenized import nemo_transcribe, referenced_artifacts
 from harken.modules.rnnt import TransducerHeads
 from harken.text.bpe_tokenizer import BPETokenizer
 from harken.text.build import NEMO_PREFIX, build_tokenizer
@@ -214,12 +214,7 @@ class TransducerModel(SpeechModel):
         """NeMo's `transcribe`: files, arrays, tensors or manifest rows -> texts, or `Hypothesis` objects with
         `return_hypotheses=True` or `timestamps=True` (NeMo's transducer timestamp dict; for the CTC head,
         NeMo's CTC one). The model's train/eval state and config are left as they were."""
-        from harken.inference.pipeline import transcribe_hypotheses
-
-        decoding = renamed_decoder(decoding, kwargs)
-        hyps = transcribe_hypotheses(self, audio, batch_size=batch_size, decoding=decoding, progress=progress,
-                                     timestamps=timestamps, keep_log_probs=return_hypotheses or timestamps)
-        return hyps if return_hypotheses or timestamps else [h.text for h in hyps]
+        return nemo_transcribe(self, audio, batch_size, return_hypotheses, timestamps, progress, decoding, kwargs)
 
 
 def _model_type(cfg: dict) -> tuple[str, list[int]]:
