@@ -7,6 +7,7 @@ os.environ.setdefault("HARKEN_TYPE_CHECK", "1")  # type checks on in tests (off 
 
 import torch  # noqa: E402
 
+import harken.audio.mel as _mel  # noqa: E402
 from harken.core.typed_module import set_type_checking  # noqa: E402
 
 set_type_checking(True)
@@ -58,3 +59,22 @@ def tiny_config(train_manifest, val_manifest=None, **trainer) -> dict:
     ])
     cfg["trainer"].update(trainer)
     return cfg
+
+
+@pytest.fixture
+def frozen_normalisation(monkeypatch):
+    """Every front-end call normalises with the per-feature mean and std of the first call (the whole file):
+    then chunked decoding must give exactly the whole file's frames, so any seam bug shows as a difference."""
+    stats = {}
+
+    def frozen(x, lengths, kind):
+        if not stats:
+            mask = _mel.valid_mask(lengths, x.shape[2])[:, None]
+            n = mask.sum(-1)
+            stats["mean"] = torch.where(mask, x, 0.0).sum(-1) / n
+            var = torch.where(mask, x - stats["mean"][..., None], 0.0).pow(2).sum(-1) / (n - 1.0)
+            stats["std"] = var.sqrt() + _mel.NORM_EPS
+        return (x - stats["mean"][..., None]) / stats["std"][..., None]
+
+    monkeypatch.setattr(_mel, "normalize_batch", frozen)
+    return stats

@@ -14,7 +14,6 @@ import soxr
 import torch
 
 import harken
-import harken.audio.mel as mel
 from harken.audio.io import AudioError, load_audio
 from harken.core.inference_mode import inference_mode
 from harken.decoding.ctc import ctc_decode
@@ -66,25 +65,6 @@ def whole(model, wave: np.ndarray, search=None):
         return model.decode_waves(torch.from_numpy(wave)[None], torch.tensor([len(wave)]), search)[0]
 
 
-@pytest.fixture
-def frozen_normalisation(monkeypatch):
-    """Every front-end call normalises with the per-feature mean and std of the first call (the whole file):
-    then chunked decoding must give exactly the whole file's frames, so any seam bug shows as a difference."""
-    stats = {}
-
-    def frozen(x, lengths, kind):
-        if not stats:
-            mask = mel.valid_mask(lengths, x.shape[2])[:, None]
-            n = mask.sum(-1)
-            stats["mean"] = torch.where(mask, x, 0.0).sum(-1) / n
-            var = torch.where(mask, x - stats["mean"][..., None], 0.0).pow(2).sum(-1) / (n - 1.0)
-            stats["std"] = var.sqrt() + mel.NORM_EPS
-        return (x - stats["mean"][..., None]) / stats["std"][..., None]
-
-    monkeypatch.setattr(mel, "normalize_batch", frozen)
-    return stats
-
-
 def assert_well_formed(seq, seconds: float, frame_shift: float):
     starts = np.array(seq.frames)
     assert np.all(np.diff(starts) > 0), "frames must be strictly increasing"
@@ -115,8 +95,8 @@ def test_per_window_normalisation_changes_little_and_reads_in_blocks(model, reco
     read = sf.SoundFile.read
     monkeypatch.setattr(sf.SoundFile, "read", lambda self, frames=-1, **kw: reads.append(frames) or
                         read(self, frames, **kw))
-    forward = model.forward
-    monkeypatch.setattr(model, "forward", lambda w, n, **kw: windows.append(int(n[0])) or forward(w, n, **kw))
+    encode = model.encode
+    monkeypatch.setattr(model, "encode", lambda w, n, **kw: windows.append(int(n[0])) or encode(w, n, **kw))
     want = model.decode_text(whole(model, load_audio(recording["16k"], SR)))
     reads.clear(), windows.clear()
     seq, seconds = decode_long(model, AudioInput(recording["16k"]), None, chunk_s=SEAM, context_s=2.0)

@@ -18,6 +18,7 @@ token (confidence); for RNNT the two are identical.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -37,9 +38,28 @@ class GreedyTransducer:
         return transducer_greedy(step, encoded, lengths, self.max_symbols)
 
 
+@dataclass
+class GreedyCarry:
+    """Where a greedy search stopped at the end of a piece of encoder frames, so the next piece of the same
+    recordings goes on exactly as if the frames had come in one piece (long audio decoded in windows):
+    the prediction network's output and state, and the frames a TDT duration jumped past the piece's end."""
+
+    pred: torch.Tensor
+    state: Any
+    skip: torch.Tensor
+
+
 def transducer_greedy(step: TransducerStep, encoded: torch.Tensor, lengths: torch.Tensor,
                       max_symbols: int | None = 10) -> list[DecodedSequence]:
     """Encoder output [B, C, T] and valid frames [B] -> one DecodedSequence per row."""
+    return transducer_greedy_carried(step, encoded, lengths, max_symbols)[0]
+
+
+def transducer_greedy_carried(step: TransducerStep, encoded: torch.Tensor, lengths: torch.Tensor,
+                              max_symbols: int | None = 10, carry: GreedyCarry | None = None
+                              ) -> tuple[list[DecodedSequence], GreedyCarry | None]:
+    """`transducer_greedy` over the next piece of frames after `carry` (None: the recordings' start) ->
+    (the piece's tokens, frames counted from the piece's start; the carry for the piece after it)."""
     frames = step.encoder_frames(encoded)  # [B, T, H]
     batch, device = frames.shape[0], frames.device
     lengths = lengths.to(device)
@@ -48,9 +68,12 @@ def transducer_greedy(step: TransducerStep, encoded: torch.Tensor, lengths: torc
     rows = torch.arange(batch, device=device)
     out = [DecodedSequence([], [], [], [], 0.0, int(n)) for n in lengths.tolist()]
     if frames.shape[1] == 0:
-        return out
-    pred, state = step.predict(torch.full((batch,), blank, dtype=torch.long, device=device), None)
-    t = torch.zeros(batch, dtype=torch.long, device=device)
+        return out, carry
+    if carry is None:
+        pred, state = step.predict(torch.full((batch,), blank, dtype=torch.long, device=device), None)
+        t = torch.zeros(batch, dtype=torch.long, device=device)
+    else:
+        pred, state, t = carry.pred, carry.state, carry.skip.to(device)
     on_frame = torch.zeros(batch, dtype=torch.long, device=device)  # tokens emitted at the current t
     score = torch.zeros(batch, dtype=torch.float32, device=device)  # float32 sums, in NeMo's order
     last = frames.shape[1] - 1
@@ -83,7 +106,7 @@ def transducer_greedy(step: TransducerStep, encoded: torch.Tensor, lengths: torc
         t = t + advance
     for seq, s in zip(out, score.tolist()):
         seq.score = s
-    return out
+    return out, GreedyCarry(pred, state, t - lengths)
 
 
 def _record(out: list[DecodedSequence], emit: torch.Tensor, k: torch.Tensor, t: torch.Tensor, d: torch.Tensor,

@@ -14,6 +14,12 @@ classes bytes a frame: under 3 x chunk_s of them, < 0.6 MB for a 29-class model 
 pieces of 0.5-2.5 chunks, cut at the longest pause (frames whose best class is blank or a word boundary:
 after its last boundary, else in its middle); the language model's context restarts at each cut.
 
+Transducers: each window's central encoder frames go to the greedy search with the search's state (the
+prediction network's output and state, a TDT duration that jumped past the window) carried to the next
+window, so the tokens are what one search over the joined frames gives; a transducer beam search keeps the
+central frames and searches them once. With full attention the frames still differ a little from a
+whole-file encode (attention sees only the window); with local attention inside the context they do not.
+
 Normalisation: the front end's per-feature mean and variance are computed per window (context included),
 as NeMo's buffered inference does, so frames differ slightly from a whole-file encode; the seam tests
 measure how much that changes the text. `decode_spans` decodes given (start, end) spans (from a VAD) as
@@ -36,6 +42,7 @@ from harken.core.inference_mode import inference_mode
 from harken.decoding.ctc import ctc_decode
 from harken.decoding.ctc_greedy import runs
 from harken.decoding.results import DecodedSequence
+from harken.decoding.transducer_greedy import GreedyCarry, GreedyTransducer, transducer_greedy_carried
 from harken.inference.inputs import AudioInput
 
 BLOCK_S = 4.0  # seconds read from the file at a time
@@ -51,7 +58,12 @@ def decode_long(model, inp: AudioInput, decoding=None, chunk_s: float = 30.0, co
     grid = round(model.frame_shift * sr)  # samples per encoder frame
     C, X = max(1, round(chunk_s * sr / grid)), max(0, round(context_s * sr / grid))
     out = Joined(model.word_pieces)
-    beam = _BeamPieces(model.blank_id, decoding, C, out) if decoding is not None else None
+    if getattr(model, "cur_decoder", "ctc") != "ctc":  # a transducer head: encoder frames, searched with state
+        pieces = _TransducerPieces(model, decoding, out)
+    elif decoding is not None:
+        pieces = _BeamPieces(model, decoding, C, out)
+    else:
+        pieces = _GreedyPieces(model, out)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -68,16 +80,10 @@ def decode_long(model, inp: AudioInput, decoding=None, chunk_s: float = 30.0, co
         if last and len(wave) <= (k * C - ws) * grid and k > 0:
             return  # nothing left past the previous window's central part
         dev = model.device
-        lp, enc_len, _ = model(torch.from_numpy(wave)[None].to(dev), torch.tensor([len(wave)], device=dev),
-                               pad_to=0)
-        n = int(enc_len[0])
-        lp = lp[0, k * C - ws: n if last else k * C - ws + C].float()
-        total_frames = k * C + len(lp)
-        if beam is not None:
-            beam.push(lp.cpu().numpy())
-        else:
-            best_lp, best = lp.max(dim=-1)
-            out.add(runs(best.cpu().numpy(), best_lp.cpu().numpy(), model.blank_id).shifted(k * C), merge=True)
+        frames, n = pieces.frames(torch.from_numpy(wave)[None].to(dev), torch.tensor([len(wave)], device=dev))
+        central = frames[k * C - ws: n if last else k * C - ws + C]
+        total_frames = k * C + len(central)
+        pieces.push(central, k * C)
         if bar is not None:
             bar.update(1)
 
@@ -92,11 +98,15 @@ def decode_long(model, inp: AudioInput, decoding=None, chunk_s: float = 30.0, co
                 buf, buf_start = buf[cut:], buf_start + cut
         if total_samples:
             window(last=True)
-        if beam is not None:
-            beam.flush()
+        pieces.flush()
     if bar is not None:
         bar.close()
     return out.result(total_frames), total_samples / sr
+
+
+def _ctc_blank(model) -> int:
+    head = getattr(model, "ctc_decoder", None)  # a hybrid's CTC head
+    return int(head.blank_id) if head is not None else int(model.blank_id)
 
 
 def decode_spans(model, inp: AudioInput, spans: list[tuple[float, float]], decoding=None,
@@ -160,21 +170,56 @@ class Joined:
         self.durations += durations
         self.lps += lps
 
+    def extend(self, seq: DecodedSequence) -> None:
+        """Append a continuation as it is (a search that carried its state across the seam)."""
+        self.score += seq.score
+        self.ids += seq.token_ids
+        self.frames += seq.frames
+        self.durations += seq.durations
+        self.lps += seq.token_logprobs
+
     def result(self, num_frames: int) -> DecodedSequence:
         return DecodedSequence(self.ids, self.frames, self.durations, self.lps, self.score, num_frames)
+
+
+def _ctc_frames(model, wave: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """A window's per-frame CTC log-probs [T, V+1] and its valid frames (the CTC head is per frame, so the
+    central frames are the whole recording's, up to the encoder's context)."""
+    encoded, encoded_len = model.encode(wave, length, pad_to=0)
+    return model.ctc_log_probs(encoded)[0].float(), int(encoded_len[0])
+
+
+class _GreedyPieces:
+    """Greedy CTC on each window's central frames as it comes; a run split by a seam is merged."""
+
+    def __init__(self, model, out: Joined):
+        self.model, self.blank_id, self.out = model, _ctc_blank(model), out
+
+    def frames(self, wave: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, int]:
+        return _ctc_frames(self.model, wave, length)
+
+    def push(self, lp: torch.Tensor, first: int) -> None:
+        best_lp, best = lp.max(dim=-1)
+        self.out.add(runs(best.cpu().numpy(), best_lp.cpu().numpy(), self.blank_id).shifted(first), merge=True)
+
+    def flush(self) -> None:
+        pass
 
 
 class _BeamPieces:
     """Central log-probs buffered until 2 chunks are in, then searched up to the longest pause among them."""
 
-    def __init__(self, blank_id: int, search, chunk: int, out: Joined):
-        self.blank_id, self.search, self.chunk, self.out = blank_id, search, chunk, out
-        self.gaps = [i for i, p in enumerate(out.pieces) if not p.strip()] + [blank_id]
+    def __init__(self, model, search, chunk: int, out: Joined):
+        self.model, self.blank_id, self.search, self.chunk, self.out = model, _ctc_blank(model), search, chunk, out
+        self.gaps = [i for i, p in enumerate(out.pieces) if not p.strip()] + [self.blank_id]
         self.pending: list[np.ndarray] = []
         self.start = 0  # frame of the first pending one
 
-    def push(self, lp: np.ndarray) -> None:
-        self.pending.append(lp)
+    def frames(self, wave: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, int]:
+        return _ctc_frames(self.model, wave, length)
+
+    def push(self, lp: torch.Tensor, first: int) -> None:
+        self.pending.append(lp.cpu().numpy())
         if sum(len(x) for x in self.pending) < 2 * self.chunk:
             return
         lp = np.concatenate(self.pending)
@@ -201,6 +246,38 @@ class _BeamPieces:
         seq = ctc_decode(torch.from_numpy(lp)[None], torch.tensor([len(lp)]), self.blank_id, self.search)[0]
         self.out.add(seq.shifted(self.start), merge=False)
         self.start += len(lp)
+
+
+class _TransducerPieces:
+    """A transducer head over windows of encoder frames. Greedy decodes each window's central frames as they
+    come, carrying the search's state (prediction network, TDT skip) across, so the tokens are what one
+    search over the joined frames gives. A beam search keeps the frames (C x 4 bytes each, e.g. 60 MB an hour
+    for 1,024 channels at 80 ms) and searches them once at the end."""
+
+    def __init__(self, model, decoding, out: Joined):
+        self.model, self.out = model, out
+        self.search = model.transducer_search(decoding)
+        self.greedy = isinstance(self.search, GreedyTransducer)
+        self.carry: GreedyCarry | None = None
+        self.pending: list[torch.Tensor] = []
+
+    def frames(self, wave: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, int]:
+        encoded, encoded_len = self.model.encode(wave, length, pad_to=0)
+        return encoded[0].T, int(encoded_len[0])
+
+    def push(self, frames: torch.Tensor, first: int) -> None:
+        if not self.greedy:
+            self.pending.append(frames)
+            return
+        seqs, self.carry = transducer_greedy_carried(self.model.heads, frames.T[None], torch.tensor([len(frames)]),
+                                                     self.search.max_symbols, self.carry)
+        self.out.extend(seqs[0].shifted(first))
+
+    def flush(self) -> None:
+        if self.pending:
+            frames = torch.cat(self.pending)
+            self.out.extend(self.search(self.model.heads, frames.T[None], torch.tensor([len(frames)]))[0])
+            self.pending = []
 
 
 def read_blocks(inp: AudioInput, sr: int) -> Iterator[np.ndarray]:

@@ -89,10 +89,7 @@ class Transcriber:
         for k in range(len(units)):
             if k in decoded:
                 continue
-            if getattr(self.model, "decodes_in_chunks", False):
-                decoded[k] = decode_long(self.model, units[k][2], self.decoding, self.chunk_s, self.context_s)[0]
-            else:  # transducers carry a prediction-network state: the region in one piece (local attention helps)
-                decoded[k] = self._decode_batch([units[k][2].read(self.model.sample_rate)])[0]
+            decoded[k] = decode_long(self.model, units[k][2], self.decoding, self.chunk_s, self.context_s)[0]
         for i, inp in enumerate(window):
             parts = [(first, decoded.pop(k)) for k, (j, first, _) in enumerate(units) if j == i]
             if len(parts) == 1 and parts[0][0] == 0 and seconds[i] <= self.long_audio_s:

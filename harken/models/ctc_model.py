@@ -28,7 +28,6 @@ from harken.text.wordpiece_tokenizer import WordPieceTokenizer
 
 class CTCModel(SpeechModel):
     nemo_target = NEMO_CTC_MODEL_TARGET
-    decodes_in_chunks = True  # frames' log-probs are independent of earlier output: long audio in chunks
 
     def __init__(self, cfg: dict, artifacts: dict[str, bytes] | None = None):
         """`cfg`: a model section (or a whole config); `artifacts`: files it refers to as `nemo:NAME`."""
@@ -97,8 +96,12 @@ class CTCModel(SpeechModel):
     def forward(self, input_signal: torch.Tensor, input_signal_length: torch.Tensor, pad_to: int | None = None):
         """Waveforms [B, T] -> (log_probs [B, T', V+1], encoded_len [B], greedy_predictions [B, T'])."""
         encoded, encoded_len = self.encode(input_signal, input_signal_length, pad_to=pad_to)
-        log_probs = self.decoder(encoded)
+        log_probs = self.ctc_log_probs(encoded)
         return log_probs, encoded_len, log_probs.argmax(dim=-1)
+
+    def ctc_log_probs(self, encoded: torch.Tensor) -> torch.Tensor:
+        """The CTC head's log-probs [B, T, V+1] of encoder output [B, C, T]."""
+        return self.decoder(encoded)
 
     def ctc_loss(self, log_probs: torch.Tensor, encoded_len: torch.Tensor, targets: torch.Tensor,
                  target_len: torch.Tensor) -> torch.Tensor:

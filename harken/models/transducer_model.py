@@ -184,15 +184,23 @@ class TransducerModel(SpeechModel):
         transducer head a search called as `decoding(heads, encoded, lengths)` (greedy without one); for the
         CTC head a CTC search (log-probs -> ids), as CTCModel takes."""
         if self.cur_decoder == "ctc":
-            log_probs = self.ctc_decoder(encoded)
-            return ctc_decode(log_probs, encoded_len, self.ctc_decoder.blank_id, decoding, keep_log_probs)
+            return ctc_decode(self.ctc_log_probs(encoded), encoded_len, self.ctc_decoder.blank_id, decoding,
+                              keep_log_probs)
+        return self.transducer_search(decoding)(self.heads, encoded, encoded_len)
+
+    def ctc_log_probs(self, encoded: torch.Tensor) -> torch.Tensor:
+        """The CTC head's log-probs [B, T, V+1] of encoder output [B, C, T] (hybrids only)."""
+        return self.ctc_decoder(encoded)
+
+    def transducer_search(self, decoding=None):
+        """The search the transducer head runs: `decoding`, else the config's (`search`). A CTC search handed
+        to this head is refused here, before any audio is encoded."""
         if decoding is not None and not getattr(decoding, "transducer_search", False):
             raise ValueError(f"{type(decoding).__name__} is not a transducer search; the transducer head takes "
                              "GreedyTransducer or BeamTransducer (harken.decoding.transducer_beam)"
                              + (", and CTC searches run on the CTC head: change_decoding_strategy(decoder_type='ctc')"
                                 if self.ctc_decoder is not None else ""))
-        search = decoding or self.search
-        return search(self.heads, encoded, encoded_len)
+        return decoding or self.search
 
     def decode_waves(self, waves: torch.Tensor, lengths: torch.Tensor, decoding=None,
                      keep_log_probs: bool = False) -> list[DecodedSequence]:
