@@ -197,3 +197,25 @@ def test_catalog_lists_the_public_transducers():
         assert card.url == f"https://huggingface.co/nvidia/{name}/resolve/main/{name}.nemo"
         assert card.sha256 is None  # not published: a wrong pin would make every download fail
     assert "hybrid" in catalog.CATALOG["parakeet-tdt_ctc-110m"].family
+
+
+def test_hybrid_small_config_starts_from_the_shipped_ctc_model():
+    """hybrid_tdt_ctc_small's init_from (with `rename`) gives its CTC head exactly the shipped model's function;
+    only the transducer head is new."""
+    from harken.configs import load_named_config
+    from harken.core.config import resolve
+    from harken.pretrained.catalog import DEFAULT_MODEL
+    from harken.pretrained.catalog import resolve as resolve_model
+
+    cfg = resolve(load_named_config("hybrid_tdt_ctc_small"))
+    model = model_class(cfg["model"])(cfg["model"])
+    loaded, skipped = initialize_from(model, **init_spec(cfg))
+    assert any(k.startswith("ctc_decoder.") for k in loaded) and all(k.startswith("preprocessor.") for k in skipped)
+    assert not any(k.startswith(("decoder.", "joint.")) for k in loaded)
+    ctc = harken.load(str(resolve_model(DEFAULT_MODEL)))
+    torch.manual_seed(0)
+    x = 0.1 * torch.randn(1, 24000)
+    model.eval(), ctc.eval()
+    with torch.inference_mode():
+        enc, _ = model.encode(x, torch.tensor([24000]), pad_to=0)
+        assert torch.equal(model.ctc_log_probs(enc), ctc(x, torch.tensor([24000]), pad_to=0)[0])

@@ -4,10 +4,12 @@
     init_from: {path: old.nemo, include: [encoder], exclude: [decoder]}
     init_from: {path: small.nemo, grow: true}  # a wider copy of the same architecture
     init_from: {path: small.nemo, insert_blocks: [5]}  # a deeper copy: encoder block 5 is new
+    init_from: {path: ctc.nemo, rename: {decoder.decoder_layers: ctc_decoder.decoder_layers}}  # CTC -> hybrid
 
 A key is taken when it contains one of `include` (default: everything) and none of `exclude`, and
 its shape fits; what was taken and skipped is reported, because a silent partial load is the worst
-kind of fine-tuning bug.
+kind of fine-tuning bug. `rename` maps a part of the checkpoint's names to another before matching (a CTC
+model's head is `decoder.`, a hybrid's CTC head is `ctc_decoder.`: its `decoder.` is the prediction net).
 
 `grow` trains a wider model without starting over (Net2Net-style): a tensor that is larger in some
 dimensions gets the old one in its leading slice, and in weight matrices the entries from new input
@@ -49,15 +51,39 @@ def init_spec(cfg: dict) -> dict | None:
             spec = where.get(key)
             if spec:
                 if isinstance(spec, str):
-                    return {"path": spec, "include": None, "exclude": [], "grow": False, "insert_blocks": []}
+                    return {"path": spec, "include": None, "exclude": [], "grow": False, "insert_blocks": [],
+                            "rename": {}}
                 if isinstance(spec, dict) and "path" not in spec and len(spec) == 1:  # NeMo's {model0: {...}}
                     spec = next(iter(spec.values()))
                 if not isinstance(spec, dict) or not spec.get("path"):
                     raise ValueError(f"{key}: give a path/name, or a mapping with `path` (and include/exclude)")
                 return {"path": spec["path"], "include": spec.get("include"), "exclude": spec.get("exclude") or [],
                         "grow": bool(spec.get("grow", False)),
-                        "insert_blocks": [int(i) for i in spec.get("insert_blocks") or []]}
+                        "insert_blocks": [int(i) for i in spec.get("insert_blocks") or []],
+                        "rename": _renames(spec.get("rename"), key)}
     return None
+
+
+def _renames(value, key: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValueError(f"{key}.rename: give a mapping of name parts, e.g. {{decoder.: ctc_decoder.}}")
+    return dict(value)
+
+
+def renamed(state: dict[str, torch.Tensor], rename: dict[str, str]) -> dict[str, torch.Tensor]:
+    """`state` with the first matching part of each name replaced (in the order `rename` lists them)."""
+    if not rename:
+        return state
+    out = {}
+    for key, value in state.items():
+        for old, new in rename.items():
+            if old in key:
+                key = key.replace(old, new, 1)
+                break
+        out[key] = value
+    return out
 
 
 def grown(small: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor | None:
@@ -108,9 +134,10 @@ def start_as_identity(block: nn.Module, where: str) -> None:
 
 def initialize_from(model: nn.Module, path: str, include: list[str] | None = None,
                     exclude: list[str] | None = None, grow: bool = False,
-                    insert_blocks: list[int] | None = None) -> tuple[list[str], list[str]]:
+                    insert_blocks: list[int] | None = None, rename: dict[str, str] | None = None
+                    ) -> tuple[list[str], list[str]]:
     """Copy matching weights from `path` into `model`; returns (loaded keys, skipped keys)."""
-    source = shift_blocks(read_archive(resolve(path)).state_dict, list(insert_blocks or []))
+    source = renamed(shift_blocks(read_archive(resolve(path)).state_dict, list(insert_blocks or [])), rename or {})
     own = model.state_dict()
     loaded, skipped, widened = [], [], 0
     for key, value in source.items():
