@@ -359,4 +359,40 @@ def test_export_cli(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     assert collections.Counter(o.name for o in _session(out).get_outputs()) == {"logprobs": 1, "encoded_lengths": 1}
     with pytest.raises(ValueError, match="format"):
-        export(harken.load(NEMO / "quartznet_tiny" / "model.nemo"), tmp_path / "x.pt", format="torchscript")
+        export(harken.load(NEMO / "quartznet_tiny" / "model.nemo"), tmp_path / "x.tflite", format="tflite")
+    assert cli(["export", str(NEMO / "quartznet_tiny" / "model.nemo"), str(out)]) == 1  # exists: kept
+    assert "--overwrite" in capsys.readouterr().err
+    folder = tmp_path / "folder"  # a folder gets model.onnx, as sherpa-onnx names it
+    assert cli(["export", str(NEMO / "quartznet_tiny" / "model.nemo"), str(folder)]) == 0
+    assert (folder / "model.onnx").is_file() and (folder / "tokens.txt").is_file()
+
+
+# ---------------------------------------------------------------------------------------------- TorchScript
+@pytest.mark.parametrize("name", ["jasper_dr", "citrinet_bpe", "conformer_ctc_bpe", "fastconformer_ctc_bpe", "shipped",
+                                  "matchboxnet", "marblenet_frame_vad"])
+def test_torchscript_export_matches_torch(tmp_path, name):
+    """`torch.jit.load` of the export computes what the model does, on the probe and a padded batch of three
+    (one family member each: QuartzNet is Jasper's code with separable convolutions, as the shipped model)."""
+    from harken.export.torchscript_export import load_metadata
+
+    model = harken.load(_model_path(name))
+    path = export(model, tmp_path / "model.pt", format="torchscript")
+    scripted = torch.jit.load(str(path))
+    assert load_metadata(path)["kind"] == model_metadata(model)["kind"]
+    waves = _probe_waves(name) if name not in CLASSIFIERS else [sf.read(NEMO / name / "probe.wav", dtype="float32")[0]]
+    waves = waves + [waves[0][: len(waves[0]) // 3]]
+    with torch.inference_mode():
+        feats, flen = model.preprocessor(*_torch_batch(waves))
+        enc, enc_len = model.encoder(feats, flen)
+        if name in CLASSIFIERS:
+            ref = model.decoder(enc.transpose(1, 2) if name == "marblenet_frame_vad" else enc)
+        else:
+            ref = model.decoder(enc)
+        out = scripted(feats, flen)
+    out = out if isinstance(out, tuple) else (out,)
+    assert out[0].shape == ref.shape
+    _assert_log_probs_close(out[0].numpy(), ref.numpy())  # logits of classifiers: the same bound holds
+    if len(out) == 2:
+        assert out[1].tolist() == enc_len.tolist()
+    if name in CTC:
+        assert model.decode(out[0], out[1]) == model.decode(ref, enc_len)

@@ -1,10 +1,11 @@
 """What an exported model says about itself: ONNX metadata and the `tokens.txt` beside it.
 
 The sherpa-onnx keys (`vocab_size` counting the blank, `normalize_type`, `subsampling_factor`, `model_type`,
-`feat_dim`, `is_giga_am`, `version`, `model_author`, `comment`) let sherpa-onnx's NeMo CTC loader read the
-file. harken's own keys describe the front end exactly (NeMo's log-mel or MFCC, dither off) plus labels,
-tokenizer and frame shift, so `harken.runtime` needs nothing but the `.onnx` file to reproduce the
-torch pipeline's features, text and times.
+`feat_dim`, `is_giga_am`, `version`, `model_author`, `comment`; for transducers also `pred_rnn_layers`,
+`pred_hidden` and `url`) let sherpa-onnx's NeMo CTC and transducer loaders read the files. harken's own keys
+describe the front end exactly (NeMo's log-mel or MFCC, dither off) plus labels, tokenizer and frame shift, so
+`harken.runtime` needs nothing but the `.onnx` file(s) to reproduce the torch pipeline's features, text and
+times.
 """
 
 from __future__ import annotations
@@ -21,19 +22,28 @@ from harken.core.atomic import atomic_write_text
 EXPORT_FORMAT = "1"  # harken_export_version: bump when the meaning of a key changes
 
 
-def model_kind(model) -> str:
-    """"ctc", "classifier" or "frame_classifier": what the graph outputs and how the runtime reads it."""
+def model_kind(model, head: str | None = None) -> str:
+    """"ctc", "classifier", "frame_classifier" or "transducer": what the export holds and how the runtime reads
+    it. `head="ctc"`: a hybrid transducer's CTC head, exported as a CTC model."""
     from harken.models.classifier import FrameClassifier, SpeechClassifier
     from harken.models.ctc_model import CTCModel
+    from harken.models.transducer_model import TransducerModel
 
+    if isinstance(model, TransducerModel):
+        if head == "ctc":
+            if model.ctc_decoder is None:
+                raise ValueError("this transducer has no CTC head (no aux_ctc in its config): nothing to export")
+            return "ctc"
+        return "transducer"
+    if head is not None:
+        raise ValueError(f"head={head!r}: only hybrid transducers have a second head")
     if isinstance(model, CTCModel):
         return "ctc"
     if isinstance(model, FrameClassifier):
         return "frame_classifier"
     if isinstance(model, SpeechClassifier):
         return "classifier"
-    raise ValueError(f"ONNX export supports CTC models and classifiers, not a {type(model).__name__} "
-                     "(transducer export is not written yet)")
+    raise ValueError(f"export supports CTC models, transducers and classifiers, not a {type(model).__name__}")
 
 
 def front_end_metadata(model) -> dict[str, str]:
@@ -62,16 +72,19 @@ def front_end_metadata(model) -> dict[str, str]:
     return {k: _text(v) for k, v in meta.items()}
 
 
-def model_metadata(model) -> dict[str, str]:
-    """Every metadata key of an exported model, values as strings (ONNX metadata is string to string)."""
-    kind = model_kind(model)
+def model_metadata(model, head: str | None = None) -> dict[str, str]:
+    """Every metadata key of an exported model (for a transducer: of its encoder graph), values as strings
+    (ONNX metadata is string to string)."""
+    kind = model_kind(model, head)
     front = front_end_metadata(model)
     target = model.export_config()["target"]
     meta = {
         "model_type": target.rsplit(".", 1)[-1],
         "version": "1",
         "model_author": "harken",
-        "comment": f"exported by harken {harken.__version__}: encoder + head, features as input",
+        "comment": f"exported by harken {harken.__version__}: " + (
+            "the transducer head; encoder.onnx, decoder.onnx, joiner.onnx" if kind == "transducer"
+            else "encoder + head, features as input"),
         "subsampling_factor": str(model.encoder.subsampling()),
         "normalize_type": front["normalize"],
         "feat_dim": front["features"],
@@ -82,19 +95,49 @@ def model_metadata(model) -> dict[str, str]:
         "frame_shift": repr(float(model.frame_shift)),
         **front,
     }
-    if kind == "ctc":
+    if kind in ("ctc", "transducer"):
         tok = model.tokenizer
-        meta.update(vocab_size=str(len(model.labels) + 1), blank_id=str(model.blank_id),
+        blank = model.ctc_decoder.blank_id if head == "ctc" else model.blank_id
+        meta.update(vocab_size=str(len(model.labels) + 1), blank_id=str(blank),
                     labels=json.dumps(model.labels, ensure_ascii=False), tokenizer_type=_tokenizer_type(tok))
         if meta["tokenizer_type"] == "bpe":  # SentencePiece's decode (byte pieces, <unk>) needs the model itself
             meta["tokenizer_model"] = base64.b64encode(tok.model_proto).decode("ascii")
     else:
         meta.update(vocab_size=str(len(model.labels)), labels=json.dumps(model.labels, ensure_ascii=False))
+    if kind == "transducer":
+        meta.update(transducer_metadata(model))
     return meta
 
 
+def transducer_metadata(model) -> dict[str, str]:
+    """The keys sherpa-onnx's NeMo transducer loader reads from encoder.onnx, and harken's decoding settings.
+
+    sherpa-onnx counts `vocab_size` without the blank here (NeMo's `decoder.vocab_size`; it adds one), sizes
+    the prediction network's zero states from `pred_rnn_layers` x `pred_hidden`, and treats a model as TDT
+    when `url` contains "tdt". Its TDT search takes the duration's index as the frame skip, so it agrees
+    with harken only for durations 0, 1, 2, ... (NeMo's usual [0, 1, 2, 3, 4]); harken reads `durations`."""
+    lstm = model.decoder.prediction["dec_rnn"].lstm
+    tdt = model.model_type == "tdt"
+    return {
+        "vocab_size": str(model.decoder.vocab_size),
+        "pred_rnn_layers": str(lstm.num_layers),
+        "pred_hidden": str(lstm.hidden_size),
+        "url": "harken export: nemo tdt transducer" if tdt else "harken export: nemo rnnt transducer",
+        "transducer_type": model.model_type,
+        "durations": json.dumps(model.durations if tdt else []),
+        "max_symbols": str(model.max_symbols or 0),
+    }
+
+
+def component_metadata(kind: str) -> dict[str, str]:
+    """What a transducer's decoder.onnx or joiner.onnx says about itself (the rest is in encoder.onnx)."""
+    return {"kind": kind, "model_author": "harken", "harken_export_version": EXPORT_FORMAT,
+            "harken_version": harken.__version__}
+
+
 def write_tokens(path: str | Path, labels: list[str]) -> Path:
-    """sherpa-onnx's `tokens.txt`: `<token> <id>` per line, the blank (`<blk>`) last as in NeMo CTC.
+    """sherpa-onnx's `tokens.txt`: `<token> <id>` per line, the blank (`<blk>`) last as in NeMo's CTC and
+    transducer models.
     A space label is written as-is (`  0`): sherpa-onnx and harken read a line holding only an id as a space."""
     lines = [f"{label} {i}" for i, label in enumerate(labels)] + [f"<blk> {len(labels)}"]
     return atomic_write_text(path, "\n".join(lines) + "\n")

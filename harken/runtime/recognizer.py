@@ -24,7 +24,8 @@ from harken.decoding.ctc_runs import greedy_sequence
 from harken.decoding.results import DecodedSequence
 from harken.inference.results import Transcript
 from harken.inference.words import build_transcript
-from harken.runtime.audio import AudioLike, as_samples
+from harken.runtime.audio import AudioLike
+from harken.runtime.batching import decode_sorted
 from harken.runtime.features import FrontEnd, batch_features
 from harken.runtime.model_files import build_tokenizer, metadata, model_labels, open_session
 
@@ -65,20 +66,12 @@ class OnnxRecognizer:
         return [out[b, : int(n)] for b, n in enumerate(enc_len)]
 
     def decode(self, audio: AudioLike | Sequence[AudioLike]) -> Iterator[tuple[str, DecodedSequence, float]]:
-        """(name, greedy tokens with frames, seconds) per input, in input order. Inputs are read a window of
-        8 batches at a time and batched by length inside it, so a long list streams through."""
-        items = [audio] if isinstance(audio, (str, Path, np.ndarray)) else list(audio)
-        step = self.batch_size * 8
-        for first in range(0, len(items), step):
-            waves = [as_samples(item, self.sample_rate) for item in items[first:first + step]]
-            order = sorted(range(len(waves)), key=lambda i: -len(waves[i][0]))
-            done: dict[int, DecodedSequence] = {}
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start:start + self.batch_size]
-                for i, lp in zip(idx, self.log_probs([waves[i][0] for i in idx])):
-                    done[i] = self._search(lp)
-            for i, (wave, name) in enumerate(waves):
-                yield name, done.pop(i), len(wave) / self.sample_rate
+        """(name, greedy tokens with frames, seconds) per input, in input order, batched by length."""
+        yield from decode_sorted(audio, self.sample_rate, self.batch_size,
+                                 lambda waves: [self._search(lp) for lp in self.log_probs(waves)])
+
+    def decode_text(self, seq: DecodedSequence) -> str:
+        return self.tokenizer.decode(seq.token_ids)
 
     def _search(self, log_probs: np.ndarray) -> DecodedSequence:
         if self.decoding is None:
@@ -87,7 +80,7 @@ class OnnxRecognizer:
 
     def __call__(self, audio: AudioLike | Sequence[AudioLike]) -> Iterator[Transcript]:
         for name, seq, seconds in self.decode(audio):
-            yield build_transcript(seq, self.tokenizer.decode(seq.token_ids), self.word_pieces, self.frame_shift,
+            yield build_transcript(seq, self.decode_text(seq), self.word_pieces, self.frame_shift,
                                    seconds, name, segment_gap=self.segment_gap)
 
     def transcribe(self, audio: AudioLike | Sequence[AudioLike]) -> list[Transcript]:
