@@ -14,6 +14,10 @@ names is small, so a model can learn its spellings as patterns and stumble on an
 thousands of letter sequences, and validation gets spelled items again (names are used up by test and train).
 `chain_shifts` (wide variety) makes that share of the simulated accents start from a textbook chain shift.
 
+Engines (`engines`, shares by name; mix.py): other synthesizers say a share of the utterances, each with its own
+held-out test voices, and `warp` gives that share of the training utterances a new speaker (WORLD pitch and
+vocal-tract warping, warp.py). Left at their defaults, the corpus is espeak-ng's exactly as before.
+
     out/wav/{train,val,test}/00000.wav
     out/{train,val,test}_manifest.json   (NeMo JSON lines, paths relative to `out`)
 """
@@ -34,7 +38,10 @@ from harken.audio.io import save_wav
 from harken.core.atomic import atomic_write_text
 from harken.data.manifest import ManifestEntry, iter_manifest, write_manifest
 from harken.synth.accent import CHAIN_SHIFTS, accent, as_phoneme_input, shift_vowels
-from harken.synth.espeak import EspeakError, available_voices, phonemes, speak
+from harken.synth.engines import get_engine
+from harken.synth.engines.espeak import BASE_PITCH, BASE_WPM
+from harken.synth.espeak import EspeakError, available_voices, phonemes
+from harken.synth.mix import assign_engines, assign_warps, voice_label
 from harken.synth.texts import CLOSED_TEXTS, SentencePool, sample_text, sample_text_cmn, spell
 
 TRAIN_ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029"]
@@ -73,6 +80,10 @@ class Item:
     augment: bool
     vowel_shift: float = 0.0  # simulated accent strength (0: espeak-ng's own accent only)
     chain: str = ""  # the simulated accent's chain shift (accent.CHAIN_SHIFTS), if any
+    # fields added with engines (repr=False keeps repr as it was; describe() shows them when they are set)
+    engine: str = field(default="espeak", repr=False)  # who says it; other engines' speed, pitch: percent
+    warp_f0: float = field(default=1.0, repr=False)  # WORLD warping of the result (warp.py): pitch factor
+    warp_formant: float = field(default=1.0, repr=False)  # and vocal-tract (formant) factor
 
     @property
     def relpath(self) -> str:
@@ -222,7 +233,19 @@ def render(item: Item, out_dir: Path, seed: int, sample_rate: int) -> float:
         mapping = accent(np.random.default_rng([seed, SPLITS.index(item.split), item.index, 11]), item.vowel_shift,
                          item.chain)
         text = as_phoneme_input(shift_vowels(phonemes(text, item.voice), mapping))
-    audio = speak(text, item.voice, item.speed, item.pitch, sample_rate, amplitude=item.amplitude)
+    engine = get_engine(item.engine)
+    if item.engine == "espeak":  # espeak-ng's native units, exactly as before engines existed
+        speed, pitch, volume = item.speed / BASE_WPM, item.pitch / BASE_PITCH, item.amplitude / 100
+    else:  # the neural engines read plain words; spelled letters as capitals
+        text = engine.letters(item.text) if item.kind == "spelled" else item.spoken
+        speed, pitch, volume = item.speed / 100, item.pitch / 100, item.amplitude / 100
+    engine_seed = int(np.random.default_rng([seed, SPLITS.index(item.split), item.index, 5]).integers(2**31))
+    audio, _ = engine.synthesize(text, item.voice, seed=engine_seed, speed=speed, pitch=pitch, volume=volume,
+                                 sample_rate=sample_rate)
+    if (item.warp_f0, item.warp_formant) != (1.0, 1.0):
+        from harken.synth.warp import warp
+
+        audio = warp(audio, sample_rate, item.warp_f0, item.warp_formant)
     if item.augment:
         audio = augment(audio, sample_rate, np.random.default_rng([seed, SPLITS.index(item.split), item.index, 7]))
     save_wav(path, audio, sample_rate)
@@ -256,32 +279,42 @@ def make_corpus(
     spell_words: float = 0.0,
     chain_shifts: float = 0.0,
     texts_only: bool = False,
+    engines: dict[str, float] | None = None,
+    warp: float = 0.0,
 ) -> CorpusInfo:
     """`texts_only`: write the plan as `{split}_texts.json` (durations 0, no audio made): what a word LM reads,
-    in seconds instead of hours, under names no training run mistakes for the corpus."""
+    in seconds instead of hours, under names no training run mistakes for the corpus.
+    `engines`: share of the utterances each engine says (default: espeak-ng alone); `warp`: share of the
+    training and validation utterances given a warped speaker."""
     out_dir = Path(out_dir)
+    shares = engines or {"espeak": 1.0}
+    if language != "en" and set(shares) != {"espeak"}:
+        raise ValueError(f"engines: only espeak-ng speaks {language!r}; the other engines speak English")
+    loaded = {name: get_engine(name) for name in shares}  # a missing engine says so before any work
     avoid = frozenset(e.text for m in avoid_texts for e in iter_manifest(m))
     items = plan({"train": n_train, "val": n_val, "test": n_test}, seed, text_file, sentence_share, language,
                  variety, avoid, spell_words, chain_shifts)
+    items = assign_warps(assign_engines(items, seed, shares, loaded, SPLITS), seed, warp, SPLITS)
     if texts_only:
         out_dir.mkdir(parents=True, exist_ok=True)
         durations, suffix = [0.0] * len(items), "texts"
     else:
         claim(out_dir, items, seed, sample_rate)
-        with ThreadPoolExecutor(max(1, jobs)) as pool:  # the work happens in espeak-ng subprocesses
+        with ThreadPoolExecutor(max(1, jobs)) as pool:  # espeak-ng subprocesses; ONNX engines release the GIL
             work = pool.map(lambda it: render(it, out_dir, seed, sample_rate), items)
-            durations = list(tqdm(work, total=len(items), desc="espeak-ng", unit="utt", disable=not progress))
+            desc = "espeak-ng" if set(shares) == {"espeak"} else "+".join(sorted(shares))
+            durations = list(tqdm(work, total=len(items), desc=desc, unit="utt", disable=not progress))
         suffix = "manifest"
     info = CorpusInfo(out_dir)
     for split in SPLITS:
         rows = [(it, d) for it, d in zip(items, durations) if it.split == split]
-        entries = [ManifestEntry(it.relpath, round(d, 3), it.text, extra={"voice": it.voice, "kind": it.kind})
+        entries = [ManifestEntry(it.relpath, round(d, 3), it.text, extra={"voice": voice_label(it), "kind": it.kind})
                    for it, d in rows]
         info.manifests[split] = write_manifest(out_dir / f"{split}_{suffix}.json", entries)
         info.counts[split] = len(rows)
         info.hours[split] = sum(d for _, d in rows) / 3600
-    info.train_voices = sorted({it.voice for it in items if it.split == "train"})
-    info.test_voices = sorted({it.voice for it in items if it.split == "test"})
+    info.train_voices = sorted({voice_label(it) for it in items if it.split == "train"})
+    info.test_voices = sorted({voice_label(it) for it in items if it.split == "test"})
     train_texts = {it.text for it in items if it.split == "train"}
     test = [it for it in items if it.split == "test"]
     info.text_overlap = sum(it.text in train_texts for it in test) / max(len(test), 1)
