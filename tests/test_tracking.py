@@ -2,6 +2,7 @@
 own reader then reads back the config as parameters, the metrics, and the final `.nemo` as an artifact."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -101,12 +102,87 @@ def test_wandb_offline_run_read_back(tracked_run):
                for r in records if r.WhichOneof("record_type") == "history"]
     assert sum("train_loss" in row for row in history) == STEPS
     assert sum("val_wer" in row for row in history) == STEPS
-    (artifact,) = [r.artifact for r in records if r.WhichOneof("record_type") == "artifact"]
-    assert artifact.type == "model" and artifact.name == f"model-{run.run_id}"
+    (artifact,) = [r.artifact for r in records if r.WhichOneof("record_type") == "artifact"
+                   and r.artifact.type == "model"]
+    assert artifact.name == f"model-{run.run_id}"
     sizes = {c.path: c.size for c in artifact.manifest.contents}
     assert sizes == {"model.nemo": (run_dir / "model.nemo").stat().st_size,
                      "config.yaml": (run_dir / "config.yaml").stat().st_size}
     assert kinds[-1] == "exit" or "exit" in kinds  # the run was finished, not left open
+
+
+def _wandb_table(records, run_id: str, key: str) -> tuple[dict, dict[str, str]]:
+    """A logged table as W&B keeps it: the `run_table` artifact's table JSON and its files (path -> local copy),
+    after checking that the run's history points at it."""
+    history = [{"/".join(h.nested_key) or h.key: json.loads(h.value_json) for h in r.history.item}
+               for r in records if r.WhichOneof("record_type") == "history"]
+    assert [row[f"{key}/_type"] for row in history if f"{key}/_type" in row] == ["table-file"]
+    (artifact,) = [r.artifact for r in records if r.WhichOneof("record_type") == "artifact"
+                   and r.artifact.type == "run_table" and r.artifact.name == f"run-{run_id}-{key}"]
+    files = {c.path: c.local_path for c in artifact.manifest.contents}
+    with open(files[f"{key}.table.json"], encoding="utf-8") as f:
+        return json.load(f), files
+
+
+def test_wandb_data_and_prediction_tables_with_audio(tracked_run):
+    pytest.importorskip("wandb")
+    import soundfile as sf
+
+    import harken
+    from harken.core.config import load_config
+    from harken.data.manifest import read_manifest
+    from harken.metrics.evaluate import evaluate
+    from tests.wandb_records import read_records
+
+    run_dir, _ = tracked_run
+    (log_file,) = (run_dir / "logs" / "wandb").glob("offline-run-*/run-*.wandb")
+    records = read_records(log_file)
+    run_id = next(r.run.run_id for r in records if r.WhichOneof("record_type") == "run")
+    cfg = load_config(run_dir / "config.yaml")
+    manifests = {"train": cfg["model"]["train_ds"]["manifest_filepath"],
+                 "validation": cfg["model"]["validation_ds"]["manifest_filepath"]}
+    rows = {split: {Path(e.audio_filepath).name: e for e in read_manifest(m)} for split, m in manifests.items()}
+
+    def check_audio(cell: dict, files: dict[str, str], entry) -> None:
+        assert cell["_type"] == "audio-file" and cell["caption"] == Path(entry.audio_filepath).name
+        audio, rate = sf.read(files[cell["path"]])  # the wav W&B will upload
+        assert rate == 16000 and abs(len(audio) / rate - entry.duration) < 0.01
+
+    data, files = _wandb_table(records, run_id, "data")
+    assert data["columns"] == ["split", "audio", "text", "duration"]
+    splits = [split for split, *_ in data["data"]]
+    assert splits.count("train") == len(rows["train"]) and splits.count("validation") == len(rows["validation"])
+    for split, audio, text, duration in data["data"]:  # 10 + 4 rows: fewer than the 16 a table holds
+        entry = rows[split][audio["caption"]]
+        assert (text, duration) == (entry.text, entry.duration)
+        check_audio(audio, files, entry)
+
+    table, files = _wandb_table(records, run_id, "predictions")
+    assert table["columns"] == ["audio", "reference", "hypothesis", "wer"]
+    scored = {Path(p["audio_filepath"]).name: p for p in
+              evaluate(harken.load(str(run_dir / "model.nemo")), manifests["validation"]).predictions}
+    assert len(table["data"]) == len(scored) == 4
+    for audio, reference, hypothesis, wer in table["data"]:  # the final model's own output on each row
+        pred = scored[audio["caption"]]
+        assert (reference, hypothesis, wer) == (pred["text"], pred["pred_text"], pred["wer"])
+        check_audio(audio, files, rows["validation"][audio["caption"]])
+
+
+def test_wandb_table_rows_setting(espeak_corpus):
+    from harken.core.config import ConfigError
+    from harken.training.wandb_tables import _sample, table_rows
+
+    cfg = _tracked_config(espeak_corpus, None)
+    assert table_rows(cfg) == 16
+    cfg["exp_manager"]["wandb_table_rows"] = 2
+    assert [e.text for e in _sample(cfg, "train_ds", 2)] == [e.text for e in _sample(cfg, "train_ds", 2)]
+    assert len(_sample(cfg, "validation_ds", 2)) == 2 and _sample(cfg, "validation_ds", 0) == []
+    cfg["model"]["train_ds"]["is_tarred"] = True
+    assert _sample(cfg, "train_ds", 2) == []  # tarred data has no rows to sample
+    for bad in (-1, "8", True, 1.5):
+        cfg["exp_manager"]["wandb_table_rows"] = bad
+        with pytest.raises(ConfigError, match="wandb_table_rows"):
+            table_rows(cfg)
 
 
 def test_mlflow_resume_continues_the_same_run(espeak_corpus, tmp_path, monkeypatch):

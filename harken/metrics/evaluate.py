@@ -19,6 +19,7 @@ class EvalResult:
     predictions: list[dict] = field(default_factory=list)  # manifest rows with `pred_text`, `wer`
     utterance_words: list[ErrorCounts] = field(default_factory=list)  # word errors of each row, for pairing
     failed: list[str] = field(default_factory=list)  # `manifest:line: why` of rows that could not be scored
+    details: list[dict] = field(default_factory=list)  # with `details=True`: per row, what a result page shows
 
     @property
     def words(self) -> ErrorCounts:
@@ -58,13 +59,15 @@ class EvalResult:
 
 def evaluate(model, manifest: str | Path, batch_size: int = 8, progress: bool = False, decoding=None,
              on_row: Callable[[dict], None] | None = None, on_error: Callable[[object, str], bool] | None = None,
-             **kwargs) -> EvalResult:
+             details: bool = False, **kwargs) -> EvalResult:
     """`decoding` as in `CTCModel.transcribe` (greedy without one; `decoder=` is its old name). Rows with
     `offset`/`duration` are read as those segments, when their batch is due.
 
     `on_row(prediction)` sees each scored row as soon as it is done (to write it out before the end);
     `on_error(input, message)` makes a row that cannot be read a reported failure (True: go on) instead of
-    the end of the run. An empty manifest is an error: it has no WER."""
+    the end of the run. An empty manifest is an error: it has no WER. `details=True` also keeps, per scored
+    row in `result.details`, the normalised reference, the row's CER and each hypothesis word's confidence
+    (for `harken eval --report`); the prediction rows themselves are unchanged."""
     from harken.inference.isolation import decode_each
     from harken.inference.pipeline import Transcriber
 
@@ -85,23 +88,33 @@ def evaluate(model, manifest: str | Path, batch_size: int = 8, progress: bool = 
 
         decoded = ((entries[inp.index], seq) for inp, seq, _ in decode_each(transcriber, entries, failed))
     for entry, seq in decoded:
-        row = _score(model, entry, model.decode_text(seq), result)
+        row = _score(model, entry, seq, result, details)
         if on_row is not None:
             on_row(row)
     return result
 
 
-def _score(model, entry: ManifestEntry, hyp: str, result: EvalResult) -> dict:
+def _score(model, entry: ManifestEntry, seq, result: EvalResult, details: bool) -> dict:
     """Add one row's errors to `result`; returns its prediction row."""
+    hyp = model.decode_text(seq)
     ref, _ = model.tokenizer.normalize(entry.text)
-    we = word_errors(ref, hyp)
+    we, ce = word_errors(ref, hyp), char_errors(ref, hyp)
     result.utterances += 1
     result.hours += entry.duration / 3600
     result.utterance_words.append(we)
-    result.chars += char_errors(ref, hyp)
+    result.chars += ce
+    if details:
+        result.details.append({"reference": ref, "cer": round(ce.rate, 4), "words": _word_confidences(model, seq)})
     row = {"audio_filepath": entry.audio_filepath, "duration": entry.duration, "text": entry.text,
            **entry.extra, "pred_text": hyp, "wer": round(we.rate, 4)}
     if entry.offset:
         row["offset"] = entry.offset
     result.predictions.append(row)
     return row
+
+
+def _word_confidences(model, seq) -> list[tuple[str, float]]:
+    """(word, confidence) of the hypothesis, as a Transcript's words have them (harken.inference.words)."""
+    from harken.inference.words import tokens_of, words_of
+
+    return [(w.word, round(w.confidence, 4)) for w in words_of(tokens_of(seq, model.word_pieces, model.frame_shift))]

@@ -1,6 +1,7 @@
 """What a run records in its experiment trackers besides the metrics Lightning logs: the resolved config as
 parameters at the start, the final `.nemo` (and config.yaml) as artifacts at the end, and a clean close so the
-next run in the same process (a sweep's next trial) starts a new W&B run."""
+next run in the same process (a sweep's next trial) starts a new W&B run. A W&B run also gets the data table
+at the start and the predictions table at the end (wandb_tables.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.loggers import Logger
 
+from harken.core.config import load_config
+from harken.training import wandb_tables
+
 log = logging.getLogger("harken.train")
 
 
@@ -19,7 +23,8 @@ def log_params(loggers: list[Logger], cfg: dict) -> None:
     """The resolved config as hyperparameters: nested for W&B and CSV (hparams.yaml), flat with the dotted keys
     of harken's overrides (`model.optim.lr`) for MLflow and TensorBoard, whose parameters are flat.
 
-    Lightning does this itself only for modules that call `save_hyperparameters`; the config is what matters."""
+    Lightning does this itself only for modules that call `save_hyperparameters`; the config is what matters.
+    A W&B run also gets its table of data samples here, before training (wandb_tables.py)."""
     flat = flatten(cfg)
     for logger in loggers:
         if isinstance(logger, pl.loggers.MLFlowLogger):
@@ -27,6 +32,8 @@ def log_params(loggers: list[Logger], cfg: dict) -> None:
         else:
             nested = isinstance(logger, (pl.loggers.WandbLogger, pl.loggers.CSVLogger))
             logger.log_hyperparams(cfg if nested else flat)
+        if isinstance(logger, pl.loggers.WandbLogger):
+            wandb_tables.log_data_table(logger.experiment, cfg)
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -42,10 +49,15 @@ def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def log_artifacts(loggers: list[Logger], model: Path, config: Path) -> None:
-    """Attach the final model and its config to the W&B run (an artifact of type `model`) and the MLflow run."""
+    """Attach the final model and its config to the W&B run (an artifact of type `model`) and the MLflow run;
+    the W&B run also gets the final model's predictions table (wandb_tables.py)."""
     for logger in loggers:
         if isinstance(logger, pl.loggers.WandbLogger):
             _wandb_artifact(logger, model, config)
+            try:
+                wandb_tables.log_prediction_table(logger.experiment, load_config(config), model)
+            except Exception as e:  # the model is saved: a table that fails must not fail the run
+                log.warning("could not log the W&B predictions table: %s", e)
         elif isinstance(logger, pl.loggers.MLFlowLogger):
             for path in (model, config):
                 logger.experiment.log_artifact(logger.run_id, str(path))
