@@ -1,146 +1,200 @@
-"""QuartzNet 5x5 speed on this machine: inference RTFx and training throughput (random weights).
+"""Eager PyTorch speed, harken and NeMo 3.0 side by side on the SAME model: inference RTFx and training throughput.
 
-    .venv/bin/python bench/bench_speed.py [--threads 2] [--repeats 5] [--table bench/RESULTS.md]
-        [--nemo-python ~/.venvs/nemo/bin/python]   # also run NeMo's own tasks, alternating, in one run
-        [--precision bf16]   # every task under bf16 autocast, as `trainer.precision=bf16-mixed` trains
+    .venv/bin/python bench/bench_speed.py [--config quartznet_5x5 | --model M.nemo] [--rounds 5] [--reps 5]
+        [--threads 2] [--nemo-python $NEMO_VENV/bin/python] [--precision bf16] [--append bench/RESULTS.md]
+    .venv/bin/python bench/bench_speed.py --quick --nemo-python $NEMO_VENV/bin/python   # one short round
 
-RTFx = seconds of audio per wall-clock second; inference at batch 1 and 8 on 10 s utterances
-(mel front end + encoder + decoder + greedy decode), training at batch 8 x 5 s (forward with
-SpecAugment, CTC loss over 40-character targets, backward, AdamW step: the same task as the steering
-side's `bench_nemo.py`, which this script runs for NeMo). Appends rows with the exact command.
+The model: --model's .nemo, or --config's model built by harken with random weights (seed 0) and saved as a
+.nemo; both toolkits load that one file (NeMo with `restore_from`), so they run the same architecture and
+weights. Tasks, on random audio (speed does not depend on weights or words):
+  RTFx b=1, b=8 (10 s): mel front end + encoder + CTC head + greedy decode, inference mode
+  train audio-s/s (8 x 5 s): forward with SpecAugment, CTC loss over 40-token targets, backward, AdamW step.
+Each round runs one fresh child process per toolkit (the order rotating between rounds); a child warms each task
+up once and times it --reps times. Calls during which other processes used more than --max-foreign cores are
+dropped, and so are rounds with under half their calls clean (bench/bench_rounds.py says how). Printed: a
+markdown table of the median over kept rounds, the range, and the rounds kept; --append adds it to a file.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import platform
-import statistics
-import subprocess
 import sys
-import time
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_rounds import append_block, median_kept, rotated, round_value, run_child, summary, wait_quiet  # noqa: E402
 
-from harken.configs import load_named_config
+ROOT = Path(__file__).resolve().parents[1]
+TASKS = [("RTFx b=1 (10 s)", "infer", 1, 10.0), ("RTFx b=8 (10 s)", "infer", 8, 10.0),
+         ("train audio-s/s (8 x 5 s)", "train", 8, 5.0)]
+
+HARKEN_CHILD = r"""
+import contextlib
+import torch
+torch.set_num_threads(job["threads"])
+torch.manual_seed(0)
+import harken
 from harken.core.typed_module import set_type_checking
 from harken.models.base import inference_mode
-from harken.models.ctc_model import ASRModel
 from harken.training.optim import build_optimizer
-
+set_type_checking(False)
+model = harken.load(job["model"])
+bf16 = job["precision"] == "bf16"
+amp = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
 SR = 16000
-
-
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-def inference_rtfx(model: ASRModel, batch: int, seconds: float, repeats: int, precision=contextlib.nullcontext):
+out = {}
+for name, task, batch, seconds in job["tasks"]:
     audio = torch.randn(batch, int(seconds * SR)) * 0.1
     lengths = torch.full((batch,), audio.shape[1])
+    if task == "infer":
+        def call():
+            with inference_mode(model), amp():
+                log_probs, enc_len, _ = model(audio, lengths, pad_to=0)
+                model.decode(log_probs, enc_len)
+    else:
+        tokens = torch.randint(1, len(model.labels), (batch, 40))
+        token_len = torch.full((batch,), 40)
+        opt = build_optimizer(model.parameters(), {"name": "adamw", "lr": 1e-3})
+        model.train()
+        def call():
+            with amp():
+                log_probs, enc_len, _ = model(audio, lengths)
+            loss = model.ctc_loss(log_probs, enc_len, tokens, token_len)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    out[name] = timed_calls(call, job["reps"])
+    model.eval()
+done({"calls": out, "threads": torch.get_num_threads(), "torch": torch.__version__, "peak_mb": peak_mb()})
+"""
 
-    def run():
-        with inference_mode(model), precision():
-            log_probs, enc_len, _ = model(audio, lengths, pad_to=0)
-            model.decode(log_probs, enc_len)
-
-    return batch * seconds / timed(run, repeats)
-
-
-def training_rate(model: ASRModel, batch: int, seconds: float, repeats: int, precision=contextlib.nullcontext):
+NEMO_CHILD = r"""
+import logging
+import torch
+torch.set_num_threads(job["threads"])
+torch.manual_seed(0)
+from nemo.utils import logging as nemo_logging
+nemo_logging.setLevel(logging.ERROR)
+from nemo.core.classes import ModelPT
+model = ModelPT.restore_from(job["model"], map_location="cpu").eval()
+SR = 16000
+out = {}
+for name, task, batch, seconds in job["tasks"]:
     audio = torch.randn(batch, int(seconds * SR)) * 0.1
     lengths = torch.full((batch,), audio.shape[1])
-    tokens = torch.randint(1, len(model.labels), (batch, 40))
-    token_len = torch.full((batch,), 40)
-    opt = build_optimizer(model.parameters(), {"name": "adamw", "lr": 1e-3})
-    model.train()
+    if task == "infer":
+        def call():
+            with torch.inference_mode():
+                log_probs, enc_len, _ = model.forward(input_signal=audio, input_signal_length=lengths)
+                model.decoding.ctc_decoder_predictions_tensor(log_probs, decoder_lengths=enc_len)
+    else:
+        vocab = model.decoder.num_classes_with_blank - 1
+        tokens = torch.randint(1, vocab, (batch, 40))
+        token_len = torch.full((batch,), 40)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        model.train()
+        def call():
+            # NeMo's featurizer dithers in place in train mode: a copy keeps the input the same every call
+            log_probs, enc_len, _ = model.forward(input_signal=audio.clone(), input_signal_length=lengths)
+            loss = model.loss(log_probs=log_probs, targets=tokens, input_lengths=enc_len, target_lengths=token_len)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    out[name] = timed_calls(call, job["reps"])
+    model.eval()
+import nemo
+done({"calls": out, "threads": torch.get_num_threads(), "torch": torch.__version__, "nemo": nemo.__version__,
+      "peak_mb": peak_mb()})
+"""
 
-    def step():
-        with precision():
-            log_probs, enc_len, _ = model(audio, lengths)
-        loss = model.ctc_loss(log_probs, enc_len, tokens, token_len)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
 
-    return batch * seconds / timed(step, repeats)
+def model_file(args: argparse.Namespace, work: Path) -> Path:
+    """--model as given, or --config's model with random weights (seed 0) saved as a .nemo both sides load."""
+    if args.model:
+        return Path(args.model)
+    import torch
+
+    from harken.configs import load_named_config
+    from harken.models.ctc_model import ASRModel
+
+    torch.manual_seed(0)
+    path = work / f"{args.config}.nemo"
+    ASRModel.from_config(load_named_config(args.config)).save(path)
+    return path
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="quartznet_5x5", help="a harken config name (random weights)")
+    p.add_argument("--model", help="a .nemo instead of --config (both toolkits load this file)")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--config", default="quartznet_5x5")
-    p.add_argument("--model", help="a trained .nemo instead of a config with random weights")
-    p.add_argument("--table", default=str(Path(__file__).parent / "RESULTS.md"))
-    p.add_argument("--precision", choices=["32", "bf16"], default="32", help="bf16: under torch.autocast")
-    p.add_argument("--nemo-python", help="python of a NeMo 3.0 venv: measure NeMo's same tasks in this run")
-    p.add_argument("--nemo-bench", default=str(Path(__file__).resolve().parents[2] / "shared/anchors/bench_nemo.py"))
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--reps", type=int, default=5, help="timed calls per task in each child")
+    p.add_argument("--precision", choices=["32", "bf16"], default="32",
+                   help="bf16: harken under torch.autocast (NeMo then is not run)")
+    p.add_argument("--nemo-python", help="python of a NeMo 3.0 venv: measure NeMo on the same .nemo")
+    p.add_argument("--max-foreign", type=float, default=0.15,
+                   help="drop calls during which other processes used more cores than this")
+    p.add_argument("--quiet-threshold", type=float, default=0.3,
+                   help="before each child, wait until all processes use fewer cores than this ...")
+    p.add_argument("--quiet-wait", type=float, default=120.0, help="... for at most this many seconds")
+    p.add_argument("--quick", action="store_true", help="one round of 2 calls: checks the script runs")
+    p.add_argument("--append", metavar="FILE", help="also add the table to FILE (e.g. bench/RESULTS.md)")
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    set_type_checking(False)  # the default at run time
-    model = ASRModel.load(args.model) if args.model else ASRModel.from_config(load_named_config(args.config))
-    bf16 = args.precision == "bf16"
-    what = (Path(args.model).name if args.model else args.config) + (", bf16 autocast" if bf16 else "")
-
-    def amp():
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
-
-    tasks = [("RTFx b=1 (10 s)", lambda: inference_rtfx(model, 1, 10.0, args.repeats, amp), ["infer", "1", "10"]),
-             ("RTFx b=8 (10 s)", lambda: inference_rtfx(model, 8, 10.0, args.repeats, amp), ["infer", "8", "10"]),
-             ("train audio-s/s (8 x 5 s)", lambda: training_rate(model, 8, 5.0, args.repeats, amp),
-              ["train", "8", "5"])]
-    ours, theirs = {}, {}
-    for name, run, (task, batch, seconds) in tasks:  # alternate harken and NeMo task by task
-        ours[name] = run()
-        if args.nemo_python and not bf16:  # NeMo's bench script runs float32 only
-            theirs[name] = nemo_task(args, task, batch, seconds)
-        print(f"{name:28s} harken {ours[name]:8.1f}" + (f"   NeMo {theirs[name]:8.1f}" if theirs else ""))
-    command = "python " + " ".join(["bench/bench_speed.py", *sys.argv[1:]])
-    setup = f"torch {torch.__version__}, {args.threads} threads, {platform.machine()}"
-    day = f"{datetime.now(timezone.utc):%Y-%m-%d}"
-    lines = [f"| {day} | harken {what} | {setup} | " + " | ".join(f"{v:.1f}" for v in ours.values())
-             + f" | `{command}` |\n"]
-    if theirs:
-        lines.append(f"| {day} | NeMo 3.0.0 qn5x5, same run | {setup} | "
-                     + " | ".join(f"{v:.1f}" for v in theirs.values()) + f" | `{command}` |\n")
-    table = Path(args.table)
-    rows = (table.read_text() if table.exists() else HEADER).splitlines(keepends=True)
-    end = next(i for i, row in enumerate(rows) if row.startswith("| date | what |"))
-    while end + 1 < len(rows) and rows[end + 1].startswith("|"):
-        end += 1
-    rows[end + 1:end + 1] = lines  # at the end of the speed table, before any later section
-    table.write_text("".join(rows))
-    print(f"added to {table}")
+    if args.quick:
+        args.rounds, args.reps, args.quiet_wait = 1, 2, 0.0
+    sides = {"harken": (sys.executable, HARKEN_CHILD)}
+    if args.nemo_python and args.precision == "32":
+        sides["NeMo"] = (args.nemo_python, NEMO_CHILD)
+    with tempfile.TemporaryDirectory(prefix="bench_speed_") as tmp:
+        model = model_file(args, Path(tmp))
+        job = {"model": str(model), "tasks": TASKS, "reps": args.reps, "precision": args.precision}
+        values: dict[str, dict[str, list]] = {s: {t[0]: [] for t in TASKS} for s in sides}
+        info = {}
+        for rnd in range(args.rounds):
+            for side in rotated(list(sides), rnd):
+                waited = wait_quiet(args.quiet_threshold, args.quiet_wait)
+                python, code = sides[side]
+                r = run_child(python, code, job, args.threads, cwd=tmp if side == "NeMo" else str(ROOT))
+                info[side] = r
+                cells = []
+                for name, _, batch, seconds in TASKS:
+                    calls = r["calls"][name]
+                    values[side][name].append(round_value(calls, batch * seconds, args.max_foreign))
+                    cells.append(f"{name.split(' (')[0]} {batch * seconds / min(c[0] for c in calls):.1f} best, "
+                                 f"foreign cores <= {max(c[1] for c in calls):.2f}")
+                print(f"round {rnd + 1} {side} (waited {waited:.0f} s): " + "; ".join(cells), flush=True)
+    what = args.model or f"{args.config} (random weights)"
+    print()
+    table = render(values, info, what, args)
+    print(table)
+    if args.append:
+        append_block(args.append, table)
 
 
-def nemo_task(args: argparse.Namespace, task: str, batch: str, seconds: str) -> float:
-    """One task of the steering side's bench_nemo.py in the NeMo venv; its median audio-seconds per second."""
-    cmd = [args.nemo_python, args.nemo_bench, "--task", task, "--model", "qn5x5", "--batch", batch,
-           "--seconds", seconds, "--threads", str(args.threads), "--reps", str(args.repeats)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    result = json.loads(out.split("@@RESULT@@")[-1].strip().splitlines()[0])
-    return float(result.get("rtfx_median") or result["audio_s_per_s"])
-
-
-HEADER = """# Speed benchmarks
-
-Run by hand (`make bench`); never part of the tests. QuartzNet 5x5 with random weights, CPU.
-
-| date | what | setup | RTFx b=1 (10 s) | RTFx b=8 (10 s) | train audio-s/s (8 x 5 s) | command |
-|---|---|---|---|---|---|---|
-| 2026-11-24 | NeMo 3.0 (reference) | 2 threads, same machine | 35 | 35 | 16 | figures given in issue #2 |
-"""
+def render(values: dict, info: dict, what: str, args: argparse.Namespace) -> str:
+    sides = list(values)
+    bf16 = ", bf16 autocast" if args.precision == "bf16" else ""
+    versions = ", ".join(f"{s}: torch {info[s]['torch']}" + (f", NeMo {info[s]['nemo']}" if "nemo" in info[s]
+                                                             else "") for s in sides)
+    lines = [f"**{what}{bf16}**, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {args.threads} threads, "
+             f"{platform.machine()}, {versions}; `python bench/bench_speed.py {' '.join(sys.argv[1:])}`", "",
+             "| task | " + " | ".join(sides) + (" | harken / NeMo |" if "NeMo" in sides else " |"),
+             "|---" * (len(sides) + 1 + ("NeMo" in sides)) + "|"]
+    for name, *_ in TASKS:
+        row = [summary(values[s][name]) for s in sides]
+        if "NeMo" in sides:
+            a, b = median_kept(values["harken"][name]), median_kept(values["NeMo"][name])
+            row.append(f"{a / b:.2f}x" if a and b else "-")
+        lines.append(f"| {name} | " + " | ".join(row) + " |")
+    lines.append("")
+    lines.append(f"Median over kept rounds (range, rounds kept); a round is a fresh process per toolkit doing "
+                 f"{args.reps} timed calls per task; calls with other processes above {args.max_foreign} cores "
+                 "were dropped.")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

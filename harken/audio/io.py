@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 import soundfile as sf
 import soxr
-import torch
 
 from harken.core.atomic import atomic_write_bytes
 from harken.core.limits import limit, over, regular_file
+
+if TYPE_CHECKING:
+    import torch
 
 
 class AudioError(ValueError):
@@ -31,7 +35,14 @@ class AudioWarning(UserWarning):
 _TRUNCATED = re.compile(r"\bdata : (\d+) \(should be (\d+)\)")
 
 
-AudioSource = str | Path | np.ndarray | torch.Tensor
+AudioSource = Union[str, Path, np.ndarray, "torch.Tensor"]
+
+
+def is_tensor(x: object) -> bool:
+    """A torch tensor, without importing torch (the runtime install has none): a tensor can only exist once
+    torch is imported."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
 
 
 BLOCK_FRAMES = 1 << 20  # frames read at a time, mixed down at once: memory follows the mono length
@@ -161,7 +172,7 @@ def as_waveform(source: AudioSource, sample_rate: int) -> np.ndarray:
 
     Arrays and tensors are taken to be at the model's rate already.
     """
-    if isinstance(source, torch.Tensor):
+    if is_tensor(source):
         source = source.detach().cpu().numpy()
     if isinstance(source, np.ndarray):
         if source.ndim == 2 and source.shape[0] < source.shape[1]:  # [C, N] as torch audio tends to be

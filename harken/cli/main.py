@@ -11,6 +11,7 @@ COMMANDS = {
     "sweep": ("harken.cli.sweep", "hyperparameter sweep with Optuna: each trial a run, results best first"),
     "average": ("harken.cli.average", "average the weights of several checkpoints of one run into a .nemo"),
     "eval": ("harken.cli.evaluate", "WER/CER of a model on a manifest"),
+    "report": ("harken.cli.report", "an HTML page of a training run: curves, final metrics, config"),
     "transcribe": ("harken.cli.transcribe", "transcribe audio files or a manifest (txt, json, srt, vtt, tsv, ctm)"),
     "align": ("harken.cli.align", "forced alignment: word and token times of known transcripts"),
     "data": ("harken.cli.data", "data tools: synth (espeak-ng corpus), check (validate a manifest)"),
@@ -18,9 +19,14 @@ COMMANDS = {
     "tokenizer": ("harken.cli.tokenizer", "train a SentencePiece tokenizer from manifest texts"),
     "models": ("harken.cli.models", "list or download pretrained models"),
     "classify": ("harken.cli.classify", "label each audio file with a classifier (speech commands, segment VAD)"),
-    "export": ("harken.cli.export", "export a model to ONNX (optionally int8) for onnxruntime / sherpa-onnx"),
+    "export": ("harken.cli.export", "export to ONNX (optionally int8; onnxruntime, sherpa-onnx) or TorchScript"),
     "vad": ("harken.cli.vad", "voice activity detection: speech segments (json, rttm, ctm, txt) as NeMo computes them"),
 }
+
+# a package that only an install extra brings -> (its name for people, the extra)
+EXTRAS = {"torch": ("PyTorch", "torch"), "lightning": ("Lightning", "train"), "onnx": ("onnx", "export"),
+          "onnxruntime": ("onnxruntime", "runtime")}
+COMMAND_EXTRAS = {"train": "train", "sweep": "train", "export": "export"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, KeyError, EOFError) as e:  # user errors: message, no traceback
         print(f"harken {args.command}: error: {str(e).strip() or type(e).__name__}", file=sys.stderr)
         return 1
+    except ImportError as e:  # the base install has no torch or Lightning: name the extra, no traceback
+        hint = _missing_extra(args, e.name or "")
+        if hint is None:
+            raise
+        print(f"harken {args.command}: error: {hint}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # Ctrl-C: what was finished is kept (see each command's help)
         print(f"harken {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -61,6 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     except RecursionError:
         print(f"harken {args.command}: error: input nested too deeply to read", file=sys.stderr)
         return 1
+
+
+def _missing_extra(args: argparse.Namespace, module: str) -> str | None:
+    """`needs PyTorch: pip install 'harken[torch]'` for a missing package an extra brings, else None."""
+    what, extra = EXTRAS.get(module.split(".")[0], (None, None))
+    if what is None:
+        return None
+    extra = COMMAND_EXTRAS.get(args.command, extra)  # training needs Lightning too, export onnx too
+    hint = " (or use --runtime onnx with an exported model)" if getattr(args, "runtime", None) == "torch" else ""
+    return f"needs {what}: pip install 'harken[{extra}]'{hint}"
 
 
 def _version() -> str:

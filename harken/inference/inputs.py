@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from harken.audio.io import AudioError, audio_info, load_audio, to_mono_resampled
+from harken.audio.io import AudioError, audio_info, is_tensor, load_audio, to_mono_resampled
 from harken.data.manifest import ManifestEntry
 
 
@@ -89,7 +88,7 @@ def as_input(item: Any, sample_rate: int) -> AudioInput:
         offset = float(item.get("offset") or 0.0)
         return AudioInput(str(item["audio_filepath"]), offset, _segment(offset, item.get("duration")),
                           str(item.get("where", "")), item)
-    if isinstance(item, torch.Tensor):
+    if is_tensor(item):
         item = item.detach().cpu()
         item = (item.float() if item.is_floating_point() else item).numpy()  # integers scale, booleans are refused
     if isinstance(item, np.ndarray):
@@ -112,7 +111,7 @@ def _segment(offset: float, duration) -> float | None:
 
 def as_inputs(audio: Any, sample_rate: int) -> list[AudioInput]:
     """One item or many -> AudioInputs (a single path, array or tensor counts as one item)."""
-    if isinstance(audio, (str, Path, np.ndarray, torch.Tensor, dict, ManifestEntry, AudioInput)):
+    if isinstance(audio, (str, Path, np.ndarray, dict, ManifestEntry, AudioInput)) or is_tensor(audio):
         audio = [audio]
     return [as_input(item, sample_rate) for item in _iterable(audio)]
 
