@@ -9,7 +9,7 @@
 #   STAGE=3 bash recipes/harken_en_small_v2/run.sh ...            # start at a stage (3 trains; re-running resumes)
 #   STAGE=1 STOP=1 bash recipes/harken_en_small_v2/run.sh ...   # only stage 1
 #   DRY_RUN=1 bash recipes/harken_en_small_v2/run.sh ...          # print every command, run and write nothing
-#   TRAIN_N=200 VAL_N=20 EVAL_N=20 STEPS=20 bash recipes/harken_en_small_v2/run.sh /tmp/d /tmp/e   # a tiny run
+#   TRAIN_N=200 VAL_N=20 EVAL_N=20 STEPS=20 bash recipes/harken_en_small_v2/run.sh "$DATA_DIR/tiny" "$RUN_DIR/tiny"   # a tiny run
 #
 # Every stage can be re-run: synthesis and training continue where they stopped.
 set -euo pipefail
