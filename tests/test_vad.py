@@ -263,7 +263,6 @@ def test_vad_cli_smoothing_gives_10ms_frames(nemo_fixture, speech_file, tmp_path
 
 @pytest.mark.parametrize("argv, message", [
     (["--model", "X"], "one of the two"),
-    ([], "--model is required"),
     (["--model", "matchboxnet"], "no 'speech'"),
     (["--model", "quartznet_tiny"], "transcribes speech"),
     (["--model", "marblenet_vad", "--format", "srt"], "unknown --format srt"),
@@ -293,7 +292,7 @@ def test_classify_cli_equals_transcribe_with_top_k(nemo_fixture, capsys):
 
 
 @pytest.mark.parametrize("name, message", [
-    ("marblenet_frame_vad", "frame classifier"), ("quartznet_tiny", "harken transcribe"), (None, "--model is required"),
+    ("marblenet_frame_vad", "frame classifier"), ("quartznet_tiny", "harken transcribe"),
 ])
 def test_classify_cli_errors(nemo_fixture, capsys, name, message):
     probe = str(nemo_fixture("matchboxnet") / "probe.wav")

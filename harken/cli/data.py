@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
+
+from harken.cli.safety import positive_int, protect_outputs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    s = actions.add_parser("synth", help="make a corpus spoken by espeak-ng")
+    s = actions.add_parser("synth", help="make a corpus spoken by espeak-ng (and other engines: --engines)")
     s.add_argument("out_dir", help="folder for wav/ and {train,val,test}_manifest.json (re-running resumes)")
     s.add_argument("--train", type=int, default=1200, help="training utterances")
     s.add_argument("--val", type=int, default=100, help="validation utterances (training voices, other texts)")
@@ -28,6 +32,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="write {split}_texts.json with the planned texts and no audio (e.g. for `harken lm build`)")
     s.add_argument("--variety", default="standard", choices=["standard", "wide"],
                    help="wide: training voices from every espeak-ng variant, wider rate/pitch, simulated accents")
+    s.add_argument("--engines", default="espeak", metavar="NAME[:SHARE],...",
+                   help="who speaks, by share, e.g. espeak:0.5,hibari:0.2,pico:0.2,kokoro:0.1 (no share: an equal "
+                        "part of the rest); engines: espeak, hibari, pico, kokoro, piper. Each keeps test voices "
+                        "out of training; piper (an unseen synthesizer) says test utterances only: "
+                        "--engines piper --train 0 --val 0 makes a development set. Optional: pip install "
+                        "'harken[synth]'")
+    s.add_argument("--warp", type=float, default=0.0, metavar="SHARE",
+                   help="share of training/validation utterances given a new speaker by WORLD pitch and "
+                        "vocal-tract warping (needs pyworld)")
+
+    sc = actions.add_parser("synth-commands", help="speech-commands clips (12 labels) spoken by espeak-ng")
+    sc.add_argument("out_dir", help="folder for wav/ and {train,val,test}_manifest.json (re-running resumes)")
+    sc.add_argument("--train", type=int, default=3600)
+    sc.add_argument("--val", type=int, default=360)
+    sc.add_argument("--test", type=int, default=600, help="test clips (voices and backgrounds unseen in training)")
+    sc.add_argument("--commands", help="comma-separated command words (default: yes,no,up,...,stop,go)")
+    sv = actions.add_parser("synth-vad", help="VAD mixtures (speech, silence, noise, music, babble), frame labels")
+    sv.add_argument("out_dir", help="folder for wav/ and {train,val,test}_manifest.json (re-running resumes)")
+    sv.add_argument("--train", type=int, default=600)
+    sv.add_argument("--val", type=int, default=40)
+    sv.add_argument("--test", type=int, default=60, help="test mixtures (voices and backgrounds unseen in training)")
+    sv.add_argument("--seconds", type=float, default=8.0, help="length of each mixture")
+    sv.add_argument("--frame-shift", type=float, default=0.02, help="seconds per label (MarbleNet's frame: 0.02)")
+    for q in (sc, sv):
+        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--jobs", type=int, default=2, help="espeak-ng processes at once")
 
     pr = actions.add_parser("prepare", help="public corpora (an4, librispeech, speech_commands, commonvoice, "
                                             "kaldi, folder) -> NeMo manifests")
@@ -41,13 +71,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sh = actions.add_parser("shard", help="write WebDataset-style tar shards of a manifest for streaming")
     sh.add_argument("manifest")
     sh.add_argument("outdir")
-    sh.add_argument("--shard-size", type=int, default=1000, help="utterances per shard")
+    sh.add_argument("--shard-size", type=positive_int, default=1000, help="utterances per shard")
+    sh.add_argument("--overwrite", action="store_true", help="replace shards and index.json already in OUTDIR")
 
     r = actions.add_parser("report", help="a self-contained HTML page: players, waveforms, spectrograms, histograms")
     r.add_argument("manifest")
     r.add_argument("out", help="the .html file to write")
-    r.add_argument("--sample", type=int, default=20, help="rows to show (picked at random, seeded)")
+    r.add_argument("--sample", type=positive_int, default=20, help="rows to show (picked at random, seeded)")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
 
     pe = actions.add_parser("perturb", help="a perturbed copy of a test set (noise, reverb, telephone, speed)")
     pe.add_argument("manifest")
@@ -55,6 +87,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     pe.add_argument("--spec", required=True,
                     help="perturbations as YAML, e.g. \"{white_noise: {min_snr_db: 10, max_snr_db: 10}}\"")
     pe.add_argument("--seed", type=int, default=0)
+    pe.add_argument("--overwrite", action="store_true", help="replace a perturbed copy already in OUTDIR")
 
     c = actions.add_parser("check", help="validate a manifest: audio, durations, text, duplicates")
     c.add_argument("manifest")
@@ -67,23 +100,50 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     return {"synth": _synth, "check": _check, "prepare": _prepare, "shard": _shard,
-            "report": _report, "perturb": _perturb}[args.action](args)
+            "report": _report, "perturb": _perturb, "synth-commands": _synth_commands,
+            "synth-vad": _synth_vad}[args.action](args)
+
+
+def _synth_commands(args: argparse.Namespace) -> int:
+    from harken.synth.commands import COMMANDS, make_commands
+
+    commands = tuple(w.strip() for w in args.commands.split(",")) if args.commands else COMMANDS
+    info = make_commands(args.out_dir, args.train, args.val, args.test, seed=args.seed, jobs=args.jobs,
+                         commands=commands)
+    for split, path in info.manifests.items():
+        print(f"{split:5s} {info.counts[split]:6d} clips  {path}")
+    print(f"labels: {' '.join(info.labels)}")
+    print(f"voices: {len(info.train_voices)} for train/val, {len(info.test_voices)} held out for test")
+    return 0
+
+
+def _synth_vad(args: argparse.Namespace) -> int:
+    from harken.synth.vad_corpus import make_vad_corpus
+
+    info = make_vad_corpus(args.out_dir, args.train, args.val, args.test, seconds=args.seconds, seed=args.seed,
+                           frame_shift=args.frame_shift, jobs=args.jobs)
+    for split, path in info.manifests.items():
+        print(f"{split:5s} {info.counts[split]:6d} mixtures, {info.speech_share[split]:.0%} speech frames  {path}")
+    return 0
 
 
 def _perturb(args: argparse.Namespace) -> int:
     from harken.core.config import parse_yaml
+    from harken.data.augment_check import check_augmentor
     from harken.data.perturb_manifest import perturb_manifest
 
     spec = parse_yaml(args.spec, "--spec")  # bounded like any config: no alias bombs
-    if not isinstance(spec, dict):
-        raise ValueError(f"--spec {args.spec!r}: expected a mapping of perturbation -> options")
-    print(f"wrote {perturb_manifest(args.manifest, args.outdir, spec, seed=args.seed)}")
+    check_augmentor(spec, "--spec")  # before any file is looked at
+    out = _folder(args.outdir)
+    _protect([out / "manifest.json", *sorted((out / "wav").glob("*.wav"))], args.manifest, args.overwrite)
+    print(f"wrote {perturb_manifest(args.manifest, out, spec, seed=args.seed)}")
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
     from harken.report.html_report import build_report
 
+    _protect([Path(args.out)], args.manifest, args.overwrite, "choose another OUT")
     print(f"wrote {build_report(args.manifest, args.out, sample=args.sample, seed=args.seed)}")
     return 0
 
@@ -91,9 +151,31 @@ def _report(args: argparse.Namespace) -> int:
 def _shard(args: argparse.Namespace) -> int:
     from harken.data.shards import write_shards
 
-    shards = write_shards(args.manifest, args.outdir, shard_size=args.shard_size)
+    out = _folder(args.outdir)
+    old = sorted(out.glob("shard-*.tar"))
+    _protect([out / "index.json", *old], args.manifest, args.overwrite)
+    shards = write_shards(args.manifest, out, shard_size=args.shard_size)
+    for stale in set(old) - set(shards):  # --overwrite: a smaller set of shards leaves none of the old behind
+        stale.unlink()
     print(f"{len(shards)} shards in {args.outdir} (index.json lists them); train with train_ds.shards={args.outdir}")
     return 0
+
+
+def _folder(path: str) -> Path:
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: is a file; give a folder for the outputs")
+    return out
+
+
+def _protect(outputs: list[Path], manifest: str, overwrite: bool, hint: str = "choose another OUTDIR") -> None:
+    """Outputs never replace the manifest or its audio (even with --overwrite), nor a file without it."""
+    from harken.data.manifest import iter_manifest
+
+    existing = [p for p in outputs if os.path.lexists(p)]
+    if existing:  # only then are the audio paths worth reading
+        protect_outputs(existing, [manifest], True, hint)
+        protect_outputs(existing, [manifest, *(e.audio_filepath for e in iter_manifest(manifest))], overwrite, hint)
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -112,13 +194,14 @@ def _synth(args: argparse.Namespace) -> int:
     import time
 
     from harken.synth.corpus import make_corpus
+    from harken.synth.engines import parse_shares
 
     start = time.time()
     info = make_corpus(args.out_dir, n_train=args.train, n_val=args.val, n_test=args.test, seed=args.seed,
                        jobs=args.jobs, text_file=args.text_file, sentence_share=args.sentence_share,
                        language=args.language, variety=args.variety, avoid_texts=args.avoid_texts,
                        spell_words=args.spell_words, chain_shifts=args.chain_shifts,
-                       texts_only=args.texts_only)
+                       texts_only=args.texts_only, engines=parse_shares(args.engines), warp=args.warp)
     total = sum(info.counts.values())
     if args.texts_only:
         print(f"{total} utterances planned, texts only (no audio made)")

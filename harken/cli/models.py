@@ -11,7 +11,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harken.pretrained.catalog import CATALOG, resolve
+    from harken.pretrained.catalog import CATALOG, DEFAULT_MODEL, resolve
     from harken.pretrained.download import cache_dir
 
     if args.action == "list":
@@ -19,7 +19,8 @@ def run(args: argparse.Namespace) -> int:
         for card in CATALOG.values():
             cached = (cache_dir() / "models" / f"{card.name}.nemo").exists()
             status = "runs" if card.loads else "not yet"
-            where = "bundled (default)" if card.bundled else "cached" if cached else ""
+            where = ("bundled (default)" if card.name == DEFAULT_MODEL else "bundled") if card.bundled \
+                else "cached" if cached else ""
             print(f"{card.name:{width}s}  {card.family:30s} {status:8s} {where}")
         print(f"cache: {cache_dir()}  (HARKEN_CACHE to move it, HARKEN_OFFLINE=1 to never download)")
         return 0

@@ -1,5 +1,5 @@
-"""harken transcribe FILES... | --manifest M  [--model M] [--format srt,json,...] [--output-dir D]
-                  [--output F] [--on-error skip|stop] [--beam-size N --lm LM --hotwords ...]
+"""harken transcribe FILES... | --manifest M  [--model M] [--runtime onnx] [--format srt,json,...] [--output-dir D]
+                  [--output F] [--on-error skip|stop] [--beam-size N --lm LM --hotwords ...] [--vad [--vad-model M]]
 
 Without --model, the English model shipped with harken (`harken_en_small`) is used. Without --format,
 'path<TAB>text' lines go to stdout (or --output). With --format, each input gets one file per format in
@@ -38,6 +38,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk-seconds", type=float, default=30.0,
                    help="recordings over twice this are encoded in chunks of this length (default 30)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
+                   help="onnx: run a model exported by `harken export` (--model: its .onnx file or folder) with "
+                        "onnxruntime, no torch in the loop; recordings are decoded whole (default: torch)")
+    p.add_argument("--vad", action="store_true",
+                   help="decode only where a VAD finds speech, each region alone (instead of cutting long recordings "
+                        "at pauses); times stay absolute")
+    p.add_argument("--vad-model", help="VAD .nemo, catalog name or URL for --vad (default: harken_vad, shipped)")
     safety.add_on_error(p)
     add_decoding_arguments(p)
 
@@ -45,7 +52,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import harken
     from harken.data.manifest import read_manifest
-    from harken.inference.pipeline import Transcriber
     from harken.pretrained.catalog import DEFAULT_MODEL
 
     if bool(args.files) == bool(args.manifest):
@@ -55,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--output is for the plain listing; with --format use --output-dir")
     if not args.chunk_seconds > 0:
         raise ValueError(f"--chunk-seconds must be positive, got {args.chunk_seconds}")
-    safety.check_device(args.device)
+    if args.runtime == "torch":  # --runtime onnx needs no torch (checks --device itself)
+        safety.check_device(args.device)
     safety.plain_warnings()
     inputs = list(args.files) if args.files else read_manifest(args.manifest)
     if not inputs:
@@ -65,18 +72,55 @@ def run(args: argparse.Namespace) -> int:
     sources += [x if isinstance(x, str) else x.audio_filepath for x in inputs]
     if args.output:
         safety.protect_output(args.output, sources, args.overwrite)
-    model = harken.from_pretrained(args.model or DEFAULT_MODEL, map_location=args.device, progress=False)
-    if not hasattr(model, "decode_waves"):
-        raise ValueError(f"{args.model}: a {type(model).__name__} labels audio, it does not transcribe speech")
-    transcriber = Transcriber(model, decoder_from_args(args, model), batch_size=args.batch_size,
-                              long_audio_s=2 * args.chunk_seconds, chunk_s=args.chunk_seconds,
-                              progress=len(inputs) > args.batch_size)
+    if args.runtime == "onnx":
+        transcriber = _onnx_transcriber(args)
+    else:
+        from harken.inference.pipeline import Transcriber
+
+        model = harken.from_pretrained(args.model or DEFAULT_MODEL, map_location=args.device, progress=False)
+        if not hasattr(model, "decode_waves"):
+            raise ValueError(f"{args.model}: a {type(model).__name__} labels audio, it does not transcribe speech")
+        transcriber = Transcriber(model, decoder_from_args(args, model), batch_size=args.batch_size,
+                                  long_audio_s=2 * args.chunk_seconds, chunk_s=args.chunk_seconds,
+                                  progress=len(inputs) > args.batch_size,
+                                  segmenter=_vad_segmenter(args) if args.vad or args.vad_model else None)
     errors = safety.ItemErrors(args.on_error)
     if formats:
         done = _write_files(transcriber, inputs, formats, Path(args.output_dir or "."), args.overwrite, sources, errors)
     else:
         done = _write_listing(transcriber, inputs, args.output, errors)
     return errors.exit_status(done)
+
+
+def _vad_segmenter(args: argparse.Namespace):
+    """--vad: speech regions of an input (seconds from its start) from a VAD with NeMo's post-processing; the
+    pipeline decodes each region alone and shifts its times back onto the recording's timeline."""
+    import harken
+    from harken.inference.speech_detection import default_params, detect_speech, speech_index
+    from harken.pretrained.catalog import DEFAULT_VAD_MODEL
+
+    vad = harken.from_pretrained(args.vad_model or DEFAULT_VAD_MODEL, map_location=args.device, progress=False)
+    speech_index(vad)  # not a VAD: say so before any audio is read
+    params = default_params(vad)
+    return lambda inp: [(s.start, s.end) for s in detect_speech(vad, inp.read(vad.sample_rate), params).spans]
+
+
+def _onnx_transcriber(args: argparse.Namespace):
+    """--runtime onnx: an exported model through harken.runtime (CTC with the same decoding options;
+    transducers greedy)."""
+    from harken.runtime import load_recognizer
+    from harken.runtime.transcriber import RuntimeTranscriber
+
+    if not args.model:
+        raise ValueError("--runtime onnx needs --model: a .onnx file or a folder written by `harken export`")
+    if args.device != "cpu":
+        raise ValueError("--runtime onnx runs on the CPU; leave out --device")
+    recognizer = load_recognizer(args.model, batch_size=args.batch_size)
+    if hasattr(recognizer, "decoding"):
+        recognizer.decoding = decoder_from_args(args, recognizer)
+    elif args.beam_size is not None or args.lm or args.hotwords:
+        raise ValueError("--runtime onnx decodes transducers greedily: leave out --beam-size, --lm and --hotwords")
+    return RuntimeTranscriber(recognizer)
 
 
 def _formats(spec: str | None) -> list[str]:

@@ -14,10 +14,15 @@ def available() -> list[str]:
 
 
 def load_named_config(name_or_path: str) -> dict:
+    return load_config(config_path(name_or_path))
+
+
+def config_path(name_or_path: str) -> Path:
+    """The file a config name stands for: a path as given, else the shipped config of that name."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
-        return load_config(path)
+        return path
     shipped = CONFIG_DIR / f"{name_or_path}.yaml"
     if not shipped.exists():
         raise ConfigError(f"{name_or_path}: no such config file, and not a shipped config ({', '.join(available())})")
-    return load_config(shipped)
+    return shipped

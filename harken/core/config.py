@@ -26,6 +26,20 @@ class ConfigError(ValueError):
 
 
 _REF = re.compile(r"\$\{([^}]+)\}")
+# `1e-3` is a number to OmegaConf (so to NeMo's configs) but a string to YAML 1.1 readers, which want a dot
+_EXP_FLOAT = re.compile(r"[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+")
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML, reading `1e-3` as the number NeMo's configs mean by it."""
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXP_FLOAT, list("-+0123456789"))
+
+
+def yaml_value(text: str):
+    """A YAML document (or command-line value) parsed the way configs are."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 def load_config(path: str | Path) -> dict:
@@ -56,7 +70,7 @@ def parse_yaml(raw: bytes | str, where: str):
             line = raw[:e.start].count(b"\n") + 1
             raise ConfigError(f"{where}:{line}: not UTF-8 text (byte {raw[e.start]:#04x}); save it as UTF-8") from None
     try:
-        data = yaml.safe_load(raw)
+        data = yaml_value(raw)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -93,7 +107,8 @@ class _Dumper(yaml.SafeDumper):
 _YAML11_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
 _Dumper.add_representer(
     str,
-    lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style="'" if v.lower() in _YAML11_WORDS else None),
+    lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style="'" if v.lower() in _YAML11_WORDS
+                                    or _EXP_FLOAT.fullmatch(v) else None),
 )
 
 
@@ -157,7 +172,7 @@ def apply_overrides(cfg: dict, overrides: list[str]) -> dict:
         add = key.startswith("+")
         key = key.lstrip("+")
         try:
-            value = yaml.safe_load(raw) if raw != "" else ""
+            value = yaml_value(raw) if raw != "" else ""
         except yaml.YAMLError as e:
             raise ConfigError(f"override {item!r}: cannot parse value ({e})") from e
         if not add and get_path(cfg, key, default=_MISSING) is _MISSING:
@@ -208,3 +223,46 @@ def _lookup(root: dict, dotted: str, where: str) -> Any:
         if dotted.startswith("model.") and "model" not in root:
             return _lookup(root, dotted[len("model."):], where)
         raise ConfigError(f"config reference {where!r}: no key {dotted}") from None
+
+
+def key_line(path: str | Path, dotted: str) -> int | None:
+    """The line of key `dotted` in a YAML file (of its deepest part the file has), for messages; None when
+    the file does not have its first part or cannot be read. Composes nodes only: aliases are not expanded."""
+    try:
+        node = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=_Loader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return None
+    line = None
+    for part in dotted.split("."):
+        if isinstance(node, yaml.MappingNode):
+            hit = next((kv for kv in node.value if isinstance(kv[0], yaml.ScalarNode) and kv[0].value == part), None)
+            if hit is None:
+                break
+            line, node = hit[0].start_mark.line + 1, hit[1]
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+class ConfigOrigin:
+    """Where the value at a key of a config came from, for messages: `FILE:LINE`, the command-line override
+    that set it (or one of its parents), or both when overrides changed keys below it."""
+
+    def __init__(self, path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()):
+        self.path, self.overrides = (Path(path) if path else None), tuple(overrides)
+
+    def __call__(self, dotted: str) -> str:
+        keys = [(item, item.split("=", 1)[0].lstrip("+~")) for item in self.overrides]
+        for item, key in reversed(keys):
+            if dotted == key or dotted.startswith(key + "."):
+                return f"command line ({item})"
+        below = [item for item, key in keys if key.startswith(dotted + ".")]
+        if self.path is None:
+            found = "config"
+        else:
+            line = key_line(self.path, dotted)
+            found = f"{self.path}:{line}" if line else str(self.path)
+        return f"{found} and command line ({' '.join(below)})" if below else found

@@ -22,7 +22,9 @@ import soundfile as sf
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from harken.audio.io import to_mono_resampled
+from harken.audio.io import audio_info, to_mono_resampled
+from harken.core.atomic import atomic_write_text
+from harken.core.limits import regular_file
 from harken.data.manifest import iter_manifest
 from harken.text.char_tokenizer import CharTokenizer
 
@@ -46,32 +48,44 @@ def write_shards(manifest: str | Path, outdir: str | Path, shard_size: int = 100
         shards.append(_write_shard(outdir / f"shard-{len(shards):06d}.tar", batch))
         counts.append(len(batch))
     index = {"shards": [p.name for p in shards], "utterances": counts, "source": str(manifest)}
-    (outdir / "index.json").write_text(json.dumps(index, indent=1))
+    atomic_write_text(outdir / "index.json", json.dumps(index, indent=1))
     return shards
 
 
 def _write_shard(path: Path, batch: list) -> Path:
+    """One tar, written beside its name and renamed into place: a failure leaves no half shard."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with tarfile.open(tmp, "w") as tar:
-        for n, e in batch:
-            key = f"{n:09d}"
-            src = Path(e.audio_filepath)
-            if e.offset or src.suffix.lower() not in (".wav", ".flac", ".ogg"):  # cut segments, re-encode others
-                with sf.SoundFile(str(src)) as f:
-                    f.seek(int(e.offset * f.samplerate))
-                    audio, sr = f.read(int(e.duration * f.samplerate), dtype="float32"), f.samplerate
-                buf = io.BytesIO()
-                sf.write(buf, audio, sr, format="FLAC")
-                data, ext = buf.getvalue(), "flac"
-            else:
-                data, ext = src.read_bytes(), src.suffix.lower().lstrip(".")
-            meta = {"duration": e.duration, "text": e.text, "source": str(src), **e.extra}
-            for name, payload in ((f"{key}.{ext}", data), (f"{key}.json", json.dumps(meta).encode())):
-                info = tarfile.TarInfo(name)
-                info.size = len(payload)
-                tar.addfile(info, io.BytesIO(payload))
-    os.replace(tmp, path)
+    try:
+        with tarfile.open(tmp, "w") as tar:
+            for n, e in batch:
+                data, ext = _audio_member(e)
+                meta = {"duration": e.duration, "text": e.text, "source": e.audio_filepath, **e.extra}
+                for name, payload in ((f"{n:09d}.{ext}", data), (f"{n:09d}.json", json.dumps(meta).encode())):
+                    info = tarfile.TarInfo(name)
+                    info.size = len(payload)
+                    tar.addfile(info, io.BytesIO(payload))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
+
+
+def _audio_member(e) -> tuple[bytes, str]:
+    """The entry's audio as stored: the file's bytes, or a FLAC of its segment (offset) or of another format."""
+    try:
+        src = regular_file(e.audio_filepath, "audio file")  # a FIFO would block the read forever
+        if not (e.offset or src.suffix.lower() not in (".wav", ".flac", ".ogg")):
+            audio_info(src)  # a header that reads: training would fail on the shard otherwise
+            return src.read_bytes(), src.suffix.lower().lstrip(".")
+        with sf.SoundFile(str(src)) as f:
+            f.seek(int(e.offset * f.samplerate))
+            audio, sr = f.read(int(e.duration * f.samplerate), dtype="float32"), f.samplerate
+        buf = io.BytesIO()
+        sf.write(buf, audio, sr, format="FLAC")
+        return buf.getvalue(), "flac"
+    except (OSError, RuntimeError, ValueError) as err:  # soundfile's errors are RuntimeErrors
+        text = str(err) if e.audio_filepath in str(err) else f"{e.audio_filepath}: {err}"
+        raise ValueError(f"{e.where}: {text}") from None
 
 
 def shard_list(spec: str | Sequence[str]) -> list[str]:

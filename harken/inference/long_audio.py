@@ -309,6 +309,9 @@ def read_blocks(inp: AudioInput, sr: int) -> Iterator[np.ndarray]:
             step = int(BLOCK_S * native)
             while left > 0:
                 x = f.read(min(step, left), dtype="float32", always_2d=True)
+                if not np.isfinite(x).all():  # refused as load_audio refuses them: NaN decodes as garbage
+                    at = (f.tell() - len(x)) / native
+                    raise AudioError(f"{name}: holds NaN or infinite samples (in the {BLOCK_S:g} s from {at:.1f} s)")
                 left = left - len(x) if len(x) else 0
                 x = x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
                 yield stream.resample_chunk(x, last=left <= 0) if stream is not None else x

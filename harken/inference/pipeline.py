@@ -5,8 +5,9 @@ window to minimise padding, decoded in batches, and yielded in input order. The 
 its family's narrow surface (`decode_waves`,
 `decode_text`, `word_pieces`, `frame_shift`, `sample_rate`), and left in the train/eval state it was in.
 
-Long inputs are first cut where the speaker pauses (inference/pauses.py) or where a `segmenter` (a VAD)
-says speech is, and each region is decoded as its own utterance, batched with the other short work;
+Long inputs are first cut where the speaker pauses (inference/pauses.py), and every input where a
+`segmenter` (a VAD) says speech is, if one is given; each region is decoded as its own utterance, batched
+with the other short work;
 regions still longer than `long_audio_s` go through the overlapping-chunk decoder (long_audio.py).
 """
 
@@ -72,7 +73,7 @@ class Transcriber:
         seconds = [inp.seconds(sr) for inp in window]
         units: list[tuple[int, int, AudioInput]] = []  # (input, its first frame within the input, audio)
         for i, inp in enumerate(window):
-            if seconds[i] <= self.long_audio_s:
+            if seconds[i] <= self.long_audio_s and self.segmenter is None:
                 units.append((i, 0, inp))
                 continue
             for start, end in self._regions(inp):
@@ -92,7 +93,7 @@ class Transcriber:
             decoded[k] = decode_long(self.model, units[k][2], self.decoding, self.chunk_s, self.context_s)[0]
         for i, inp in enumerate(window):
             parts = [(first, decoded.pop(k)) for k, (j, first, _) in enumerate(units) if j == i]
-            if len(parts) == 1 and parts[0][0] == 0 and seconds[i] <= self.long_audio_s:
+            if len(parts) == 1 and parts[0][0] == 0 and seconds[i] <= self.long_audio_s and self.segmenter is None:
                 yield inp, parts[0][1], unit_seconds[[j for j, _, _ in units].index(i)]
                 continue
             joined = Joined(self.model.word_pieces)

@@ -22,6 +22,8 @@ from harken.pretrained.download import DownloadError, cache_dir, fetch, offline,
 NGC = "https://api.ngc.nvidia.com/v2/models/nvidia"
 BUNDLED_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL = "harken_en_small"
+DEFAULT_VAD_MODEL = "harken_vad"  # frame VAD (recipes/vad_commands): `harken vad`, `harken transcribe --vad`
+DEFAULT_COMMANDS_MODEL = "harken_commands_en"  # speech commands (recipes/vad_commands): `harken classify`
 HF = "https://huggingface.co/nvidia"
 
 
@@ -48,6 +50,12 @@ _CARDS = [
     ModelCard(DEFAULT_MODEL, (BUNDLED_DIR / f"{DEFAULT_MODEL}.nemo").as_uri(), "quartznet (characters)", True,
               description="English, harken's own: espeak-ng voices, spelled letters, digits, commands, sentences",
               bundled=True),
+    ModelCard(DEFAULT_VAD_MODEL, (BUNDLED_DIR / f"{DEFAULT_VAD_MODEL}.nemo").as_uri(), "marblenet (frame VAD)", True,
+              description="frame VAD, 20 ms frames, harken's own: espeak-ng speech over noise, music, babble",
+              bundled=True),
+    ModelCard(DEFAULT_COMMANDS_MODEL, (BUNDLED_DIR / f"{DEFAULT_COMMANDS_MODEL}.nemo").as_uri(),
+              "matchboxnet (speech commands)", True, bundled=True,
+              description="yes no up down left right on off stop go + unknown, silence; harken's own"),
     ModelCard("QuartzNet15x5Base-En", f"{NGC}/nemospeechmodels/versions/1.0.0a5/files/QuartzNet15x5Base-En.nemo",
               "quartznet (characters)", True, description="English, LibriSpeech+CV+WSJ+Fisher+SWB+NSC"),
     _ngc("stt_en_quartznet15x5", "1.0.0rc1", "quartznet (characters)", True),

@@ -17,14 +17,19 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
+from harken.core.atomic import atomic_write_text
 from harken.core.config import dump_config, resolve
 from harken.models.base import SpeechModel, family_class
+from harken.models.classifier import SpeechClassifier
 from harken.models.ctc_model import CTCModel
 from harken.models.transducer_model import TransducerModel
 from harken.training.checkpointing import AtomicCheckpointIO, CheckpointPolicy
+from harken.training.classifier_task import ClassifierTask, classifier_family
+from harken.training.config_check import BUILD_ERRORS, Where, check_training_config, lightning_errors, model_error
 from harken.training.ctc_task import CTCTask
 from harken.training.init_from import init_spec, initialize_from
 from harken.training.loggers import build_loggers, remember_ids
+from harken.training.run_guard import check_resume, check_run_dir, clear_run, primary_process
 from harken.training.tracking import close, log_artifacts, log_params
 from harken.training.transducer_task import TransducerObjective
 
@@ -52,11 +57,7 @@ def run_dir_for(cfg: dict, out: str | None) -> Path:
 
 
 def trainer_kwargs(cfg: dict) -> dict[str, Any]:
-    section = dict(cfg.get("trainer") or {})
-    ours = {"logger", "enable_checkpointing", "checkpoint_every_n_steps", "keep_checkpoint_every_n_steps"}
-    unknown = set(section) - TRAINER_KEYS - ours
-    if unknown:
-        log.warning("ignoring trainer keys harken does not use: %s", sorted(unknown))
+    section = dict(cfg.get("trainer") or {})  # keys harken does not use were reported by check_training_config
     kw = {k: v for k, v in section.items() if k in TRAINER_KEYS}
     if kw.get("strategy") == "ddp" and kw.get("accelerator", "auto") in ("cpu",) and not torch.cuda.is_available():
         kw["strategy"] = pl.strategies.DDPStrategy(process_group_backend="gloo")
@@ -67,12 +68,14 @@ def trainer_kwargs(cfg: dict) -> dict[str, Any]:
 
 
 def model_class(model_cfg: dict) -> type[SpeechModel]:
-    """The family a training config builds: the one its `target:` names, else a transducer when it has a
-    `joint` section (NeMo's training configs name no class: its scripts pick one), else CTC."""
+    """The family a training config builds: the one its `target:` names, else a classifier when its head is one,
+    a transducer when it has a `joint` section (NeMo's training configs name no class: its scripts pick one),
+    else CTC."""
     target = model_cfg.get("target")
-    cls = family_class(target) if target else TransducerModel if model_cfg.get("joint") else CTCModel
-    if not issubclass(cls, (CTCModel, TransducerModel)):
-        raise ValueError(f"harken train trains CTC and transducer models, not {cls.__name__}")
+    cls = family_class(target) if target else classifier_family(model_cfg) or (
+        TransducerModel if model_cfg.get("joint") else CTCModel)
+    if not issubclass(cls, (CTCModel, TransducerModel, SpeechClassifier)):
+        raise ValueError(f"harken train trains CTC, transducer and classifier models, not {cls.__name__}")
     return cls
 
 
@@ -80,53 +83,67 @@ def build_task(model: SpeechModel) -> CTCTask:
     """The Lightning task for a model: the shared loop with its family's objective."""
     if isinstance(model, TransducerModel):
         return CTCTask(model, TransducerObjective.from_model(model))
+    if isinstance(model, SpeechClassifier):
+        return ClassifierTask(model)
     return CTCTask(model)
 
 
 def train(cfg: dict, out: str | None = None, resume: bool = False, progress: bool = True,
-          callbacks: list[pl.Callback] | None = None) -> Path:
-    """Train the config's model; returns the path of the saved `.nemo`. `callbacks` are extra Lightning ones."""
+          callbacks: list[pl.Callback] | None = None, overwrite: bool = False, where: Where | None = None) -> Path:
+    """Train the config's model; returns the path of the saved `.nemo`. `callbacks` are extra Lightning ones;
+    `overwrite` starts over in a folder that holds a run; `where` says where a config key was set (messages)."""
+    where = where or (lambda key: "config")
     cfg = resolve(cfg)
+    check_training_config(cfg, where)
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)  # no GPU/TPU/tips chatter
     run_dir = run_dir_for(cfg, out)
     ckpt_dir = run_dir / "checkpoints"
+    if primary_process():
+        check_run_dir(run_dir, resume, overwrite)
     seed = int((cfg.get("trainer") or {}).get("seed", cfg.get("seed", 0)) or 0)
     pl.seed_everything(seed, workers=True, verbose=False)
 
-    model = model_class(cfg["model"]).from_config(cfg["model"])
+    try:
+        model = model_class(cfg["model"]).from_config(cfg["model"])
+    except BUILD_ERRORS as e:
+        raise model_error(e, where) from None
     init = init_spec(cfg)
     if init and not resume:  # a resumed run already has its weights in the checkpoint
         initialize_from(model, **init)
     task = build_task(model)
     section = cfg.get("trainer") or {}
     policy = CheckpointPolicy(ckpt_dir, every_n_steps=int(section.get("checkpoint_every_n_steps", 0) or 0),
-                              keep_every_n_steps=int(section.get("keep_checkpoint_every_n_steps", 0) or 0))
+                              keep_every_n_steps=int(section.get("keep_checkpoint_every_n_steps", 0) or 0),
+                              monitor=getattr(task, "monitor", "val_wer"))
     loggers = build_loggers(cfg, run_dir, resume=resume)
     kw = trainer_kwargs(cfg)
     kw.setdefault("enable_progress_bar", progress)
-    trainer = pl.Trainer(
-        **kw,
-        logger=loggers,
-        callbacks=[policy, *(callbacks or [])],
-        enable_checkpointing=False,
-        use_distributed_sampler=False,  # our batch sampler shards by rank itself
-        plugins=[AtomicCheckpointIO()],
-        default_root_dir=str(run_dir),
-    )
+    with lightning_errors(where, building=True):
+        trainer = pl.Trainer(
+            **kw,
+            logger=loggers,
+            callbacks=[policy, *(callbacks or [])],
+            enable_checkpointing=False,
+            use_distributed_sampler=False,  # our batch sampler shards by rank itself
+            plugins=[AtomicCheckpointIO()],
+            default_root_dir=str(run_dir),
+        )
     ckpt_path = None
     if resume:
-        if not policy.last_path.exists():
-            raise FileNotFoundError(f"--resume: no checkpoint at {policy.last_path}")
+        if primary_process():
+            check_resume(policy.last_path, policy.best_path, task)
         ckpt_path = str(policy.last_path)
+    if overwrite and not resume and primary_process():
+        clear_run(run_dir)
     if trainer.is_global_zero:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(dump_config(cfg), encoding="utf-8")
+        atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
     ok = False
     try:
         if trainer.is_global_zero:
             log_params(loggers, cfg)
             remember_ids(loggers, run_dir)
-        trainer.fit(task, ckpt_path=ckpt_path)
+        with lightning_errors(where):
+            trainer.fit(task, ckpt_path=ckpt_path)
         final = run_dir / "model.nemo"
         if trainer.is_global_zero:
             if policy.best_path.exists():

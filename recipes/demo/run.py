@@ -58,7 +58,7 @@ def main() -> None:
         print(f"   resuming from {run_dir / 'checkpoints' / 'last.ckpt'}")
     nemo = run_dir / "model.nemo"
     if not nemo.exists():
-        nemo = train(cfg, out=str(run_dir), resume=resume, progress=True)
+        nemo = train(cfg, out=str(run_dir), resume=resume, overwrite=not resume, progress=True)  # the demo's own run
     else:
         print(f"   already trained: {nemo} (delete it to train again)")
 
