@@ -1,7 +1,7 @@
 """Does the model degrade gracefully on a synthesizer it never heard? (evaluation only: never train on this)
 
     python recipes/harken_en_small/other_engine_check.py --model exp/harken_en_small/model.nemo \
-        --manifest data/harken_en_small/test_sentences.json --n 100 --out /tmp/flite_check
+        --manifest data/harken_en_small/test_sentences.json --n 100 --out $RUN_DIR/flite_check
 
 Says the first N test texts with each of flite's voices (`apt-get install flite`), then reports WER/CER and the
 number of empty or looping outputs (a word repeated 4+ times in a row where the reference has no such run).
