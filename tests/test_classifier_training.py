@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 
-import lightning.pytorch as pl
 import numpy as np
 import pytest
 import soundfile as sf
@@ -21,6 +20,7 @@ from harken.data.manifest import ManifestError
 from harken.models.classifier import FrameClassifier, SpeechClassifier
 from harken.training.classifier_task import frame_targets, metrics
 from harken.training.run import model_class, train
+from tests.test_training import _Crash, _CrashAtStep
 
 SR = 16000
 LABELS = ["yes", "no", "up", "silence"]
@@ -130,19 +130,6 @@ def test_frame_vad_learns_frame_labels(tmp_path):
         got = model.frame_labels(wave)
         want = [c for c in label.split() for _ in (0, 1)]  # 1 s: 50 valid frames of 20 ms
         assert len(got) == 50 and sum(a == b for a, b in zip(got, want)) >= 47, (got, want)
-
-
-class _Crash(Exception):
-    pass
-
-
-class _CrashAtStep(pl.Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_train_batch_start(self, trainer, *args):
-        if trainer.global_step == self.step:
-            raise _Crash
 
 
 def test_resume_gives_the_uninterrupted_weights(commands, tmp_path):

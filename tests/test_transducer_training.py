@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 
-import lightning.pytorch as pl
 import pytest
 import torch
 
@@ -23,6 +22,7 @@ from harken.metrics.evaluate import evaluate
 from harken.models.transducer_model import TransducerModel
 from harken.training.run import build_task, model_class, train
 from harken.training.transducer_task import TransducerObjective
+from tests.test_training import _Crash, _CrashAtStep
 
 
 def tiny_transducer_config(train_manifest, kind: str = "tdt", **trainer) -> dict:
@@ -89,19 +89,6 @@ def test_transducer_overfits_ten_utterances(espeak_corpus, tmp_path, kind, steps
     assert val_wer and val_wer[-1] == 0.0
     from_ckpt = harken.load(str(tmp_path / "run" / "checkpoints" / "best.ckpt"))
     assert isinstance(from_ckpt, TransducerModel)
-
-
-class _Crash(Exception):
-    pass
-
-
-class _CrashAtStep(pl.Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_train_batch_start(self, trainer, *args):
-        if trainer.global_step == self.step:
-            raise _Crash
 
 
 @pytest.mark.slow
