@@ -8,6 +8,7 @@ import soundfile as sf
 
 from harken.cli.main import main as cli
 from harken.data.manifest import ManifestEntry, write_manifest
+from harken.inference.precision import bfloat16_supported
 from harken.metrics.wer import corpus_wer
 from harken.pretrained.catalog import CATALOG, DEFAULT_MODEL, resolve
 from harken.synth.espeak import speak
@@ -48,6 +49,19 @@ def test_transcribe_without_model_uses_the_shipped_one(sample_files, capsys):
     assert all(h.strip() for h in hyps.values()), hyps  # no empty outputs
     wer = corpus_wer([ref for _, ref in SAMPLES], [hyps[f] for f in files])
     assert wer <= 0.25, (wer, hyps)
+
+
+@pytest.mark.skipif(not bfloat16_supported(), reason="this CPU has no native bfloat16")
+def test_transcribe_in_bfloat16(sample_files, capsys):
+    assert cli(["transcribe", "--dtype", "bfloat16", *sample_files]) == 0
+    hyps = dict(line.split("\t", 1) for line in capsys.readouterr().out.strip().splitlines())
+    assert corpus_wer([ref for _, ref in SAMPLES], [hyps[f] for f in sample_files]) <= 0.25, hyps
+
+
+def test_dtype_is_refused_for_the_onnx_runtime(sample_files, tmp_path, capsys):
+    assert cli(["transcribe", "--runtime", "onnx", "--model", str(tmp_path), "--dtype", "bfloat16",
+                sample_files[0]]) != 0
+    assert "--dtype is for the torch runtime" in capsys.readouterr().err
 
 
 def test_eval_without_model_measures_the_shipped_one(sample_files, tmp_path, capsys):

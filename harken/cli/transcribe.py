@@ -1,5 +1,6 @@
 """harken transcribe FILES... | --manifest M  [--model M] [--runtime onnx] [--format srt,json,...] [--output-dir D]
                   [--output F] [--on-error skip|stop] [--beam-size N --lm LM --hotwords ...] [--vad [--vad-model M]]
+                  [--dtype bfloat16]
 
 Without --model, the English model shipped with harken (`harken_en_small`) is used. Without --format,
 'path<TAB>text' lines go to stdout (or --output). With --format, each input gets one file per format in
@@ -16,6 +17,7 @@ an input, and never replace a file without --overwrite.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -38,6 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk-seconds", type=float, default=30.0,
                    help="recordings over twice this are encoded in chunks of this length (default 30)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
+                   help="bfloat16: matrix products and convolutions in bfloat16 on a CPU with native support "
+                        "(AVX512-BF16 or AMX), about 1.6x less CPU time; texts can differ slightly (default float32)")
     p.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
                    help="onnx: run a model exported by `harken export` (--model: its .onnx file or folder) with "
                         "onnxruntime, no torch in the loop; recordings are decoded whole (default: torch)")
@@ -72,10 +77,14 @@ def run(args: argparse.Namespace) -> int:
     sources += [x if isinstance(x, str) else x.audio_filepath for x in inputs]
     if args.output:
         safety.protect_output(args.output, sources, args.overwrite)
+    precision = contextlib.nullcontext()
     if args.runtime == "onnx":
+        if args.dtype != "float32":
+            raise ValueError("--dtype is for the torch runtime; an ONNX export runs in the precision it was saved in")
         transcriber = _onnx_transcriber(args)
     else:
         from harken.inference.pipeline import Transcriber
+        from harken.inference.precision import inference_dtype
 
         model = harken.from_pretrained(args.model or DEFAULT_MODEL, map_location=args.device, progress=False)
         if not hasattr(model, "decode_waves"):
@@ -84,11 +93,14 @@ def run(args: argparse.Namespace) -> int:
                                   long_audio_s=2 * args.chunk_seconds, chunk_s=args.chunk_seconds,
                                   progress=len(inputs) > args.batch_size,
                                   segmenter=_vad_segmenter(args) if args.vad or args.vad_model else None)
+        precision = inference_dtype(model, args.dtype)
     errors = safety.ItemErrors(args.on_error)
-    if formats:
-        done = _write_files(transcriber, inputs, formats, Path(args.output_dir or "."), args.overwrite, sources, errors)
-    else:
-        done = _write_listing(transcriber, inputs, args.output, errors)
+    with precision:
+        if formats:
+            done = _write_files(transcriber, inputs, formats, Path(args.output_dir or "."), args.overwrite, sources,
+                                errors)
+        else:
+            done = _write_listing(transcriber, inputs, args.output, errors)
     return errors.exit_status(done)
 
 
