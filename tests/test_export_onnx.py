@@ -396,3 +396,19 @@ def test_torchscript_export_matches_torch(tmp_path, name):
         assert out[1].tolist() == enc_len.tolist()
     if name in CTC:
         assert model.decode(out[0], out[1]) == model.decode(ref, enc_len)
+
+
+def test_front_end_runs_numpy_blas_on_one_thread():
+    """The runtime's features keep numpy's BLAS at one thread (its spinning workers slowed the graph after them)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from harken.runtime.features import single_threaded_blas
+
+    blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    if not blas:
+        pytest.skip("numpy has no BLAS threadpoolctl can see")
+    with single_threaded_blas():
+        assert all(i["num_threads"] == 1 for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas")
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):  # restored on the way out, whatever it was
+        with single_threaded_blas():
+            pass
+        assert any(i["num_threads"] == 2 for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas")

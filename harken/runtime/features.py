@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import math
 from dataclasses import dataclass, fields
 
@@ -184,21 +185,21 @@ def batch_features(waves: list[np.ndarray], fe: FrontEnd, pad_to: int | None = N
     return out, np.array([n for _, n in rows], dtype=np.int64)
 
 
-_BLAS = []  # threadpoolctl's controller of the loaded BLAS libraries, made on first use
+@functools.cache
+def _blas_controller():
+    """threadpoolctl's controller of the loaded BLAS libraries (scanned once), or None without threadpoolctl."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
 
 
 def single_threaded_blas():
     """A context in which numpy's BLAS uses one thread. Why: OpenBLAS's workers spin for a while after a product,
     and on a small machine they then take the cores onnxruntime is about to use (10 s through QuartzNet 5x5 at
     batch 1: 123 ms with the spinning, 69 ms without). A no-op when threadpoolctl is not installed."""
-    if not _BLAS:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            _BLAS.append(None)
-        else:
-            _BLAS.append(ThreadpoolController())
-    controller = _BLAS[0]
+    controller = _blas_controller()
     return controller.limit(limits=1, user_api="blas") if controller is not None else contextlib.nullcontext()
 
 
