@@ -165,19 +165,17 @@ def mfcc_features(wave: np.ndarray, fe: FrontEnd) -> tuple[np.ndarray, int]:
 
 def features(wave: np.ndarray, fe: FrontEnd, pad_to: int | None = None) -> tuple[np.ndarray, int]:
     """One waveform at `fe.sample_rate` -> (features [F, T] float32, valid frames)."""
-    if fe.frontend == "mfcc":
-        return mfcc_features(wave, fe)
-    if fe.frontend == "mel":
-        return mel_features(wave, fe, pad_to)
-    raise ValueError(f"front end {fe.frontend!r}: the runtime computes mel and mfcc")
+    if fe.frontend not in ("mel", "mfcc"):
+        raise ValueError(f"front end {fe.frontend!r}: the runtime computes mel and mfcc")
+    with single_threaded_blas():
+        return mfcc_features(wave, fe) if fe.frontend == "mfcc" else mel_features(wave, fe, pad_to)
 
 
 def batch_features(waves: list[np.ndarray], fe: FrontEnd, pad_to: int | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Waveforms -> (features [B, F, T] padded with `pad_value`, valid frames [B] int64), as the torch front
     end computes them for the zero-padded batch (each row's valid frames do not depend on the others)."""
-    with single_threaded_blas():
-        rows = [features(w, fe, pad_to) for w in waves]
+    rows = [features(w, fe, pad_to) for w in waves]
     t = max(r[0].shape[1] for r in rows)
     out = np.full((len(rows), rows[0][0].shape[0], t), fe.pad_value, dtype=np.float32)
     for b, (f, _) in enumerate(rows):
