@@ -8,7 +8,8 @@ The model: --model's .nemo, or --config's model built by harken with random weig
 .nemo; both toolkits load that one file (NeMo with `restore_from`), so they run the same architecture and
 weights. Tasks, on random audio (speed does not depend on weights or words):
   RTFx b=1, b=8 (10 s): mel front end + encoder + CTC head + greedy decode, inference mode
-  train audio-s/s (8 x 5 s): forward with SpecAugment, CTC loss over 40-token targets, backward, AdamW step.
+  train audio-s/s (8 x --train-seconds each, default 5 s): forward with SpecAugment, CTC loss over 40-token
+  targets, backward, AdamW step.
 Each round runs one fresh child process per toolkit (the order rotating between rounds); a child warms each task
 up once and times it --reps times. Calls during which other processes used more than --max-foreign cores are
 dropped, and so are rounds with under half their calls clean (bench/bench_rounds.py says how). Printed: a
@@ -28,8 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_rounds import append_block, median_kept, rotated, round_value, run_child, summary, wait_quiet  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-TASKS = [("RTFx b=1 (10 s)", "infer", 1, 10.0), ("RTFx b=8 (10 s)", "infer", 8, 10.0),
-         ("train audio-s/s (8 x 5 s)", "train", 8, 5.0)]
+INFER_TASKS = [("RTFx b=1 (10 s)", "infer", 1, 10.0), ("RTFx b=8 (10 s)", "infer", 8, 10.0)]
+
+
+def train_task(seconds: float) -> tuple:
+    return (f"train audio-s/s (8 x {seconds:g} s)", "train", 8, seconds)
 
 HARKEN_CHILD = r"""
 import contextlib
@@ -141,18 +145,22 @@ def main() -> None:
     p.add_argument("--quiet-threshold", type=float, default=0.3,
                    help="before each child, wait until all processes use fewer cores than this ...")
     p.add_argument("--quiet-wait", type=float, default=120.0, help="... for at most this many seconds")
+    p.add_argument("--train-seconds", type=float, nargs="+", default=[5.0],
+                   help="utterance lengths of the training task (batch 8 each)")
+    p.add_argument("--train-only", action="store_true", help="skip the inference tasks")
     p.add_argument("--quick", action="store_true", help="one round of 2 calls: checks the script runs")
     p.add_argument("--append", metavar="FILE", help="also add the table to FILE (e.g. bench/RESULTS.md)")
     args = p.parse_args()
     if args.quick:
         args.rounds, args.reps, args.quiet_wait = 1, 2, 0.0
+    tasks = ([] if args.train_only else INFER_TASKS) + [train_task(s) for s in args.train_seconds]
     sides = {"harken": (sys.executable, HARKEN_CHILD)}
     if args.nemo_python and args.precision == "32":
         sides["NeMo"] = (args.nemo_python, NEMO_CHILD)
     with tempfile.TemporaryDirectory(prefix="bench_speed_") as tmp:
         model = model_file(args, Path(tmp))
-        job = {"model": str(model), "tasks": TASKS, "reps": args.reps, "precision": args.precision}
-        values: dict[str, dict[str, list]] = {s: {t[0]: [] for t in TASKS} for s in sides}
+        job = {"model": str(model), "tasks": tasks, "reps": args.reps, "precision": args.precision}
+        values: dict[str, dict[str, list]] = {s: {t[0]: [] for t in tasks} for s in sides}
         info = {}
         for rnd in range(args.rounds):
             for side in rotated(list(sides), rnd):
@@ -161,7 +169,7 @@ def main() -> None:
                 r = run_child(python, code, job, args.threads, cwd=tmp if side == "NeMo" else str(ROOT))
                 info[side] = r
                 cells = []
-                for name, _, batch, seconds in TASKS:
+                for name, _, batch, seconds in tasks:
                     calls = r["calls"][name]
                     values[side][name].append(round_value(calls, batch * seconds, args.max_foreign))
                     cells.append(f"{name.split(' (')[0]} {batch * seconds / min(c[0] for c in calls):.1f} best, "
@@ -169,13 +177,13 @@ def main() -> None:
                 print(f"round {rnd + 1} {side} (waited {waited:.0f} s): " + "; ".join(cells), flush=True)
     what = args.model or f"{args.config} (random weights)"
     print()
-    table = render(values, info, what, args)
+    table = render(values, info, what, args, tasks)
     print(table)
     if args.append:
         append_block(args.append, table)
 
 
-def render(values: dict, info: dict, what: str, args: argparse.Namespace) -> str:
+def render(values: dict, info: dict, what: str, args: argparse.Namespace, tasks: list) -> str:
     sides = list(values)
     bf16 = ", bf16 autocast" if args.precision == "bf16" else ""
     versions = ", ".join(f"{s}: torch {info[s]['torch']}" + (f", NeMo {info[s]['nemo']}" if "nemo" in info[s]
@@ -184,7 +192,7 @@ def render(values: dict, info: dict, what: str, args: argparse.Namespace) -> str
              f"{platform.machine()}, {versions}; `python bench/bench_speed.py {' '.join(sys.argv[1:])}`", "",
              "| task | " + " | ".join(sides) + (" | harken / NeMo |" if "NeMo" in sides else " |"),
              "|---" * (len(sides) + 1 + ("NeMo" in sides)) + "|"]
-    for name, *_ in TASKS:
+    for name, *_ in tasks:
         row = [summary(values[s][name]) for s in sides]
         if "NeMo" in sides:
             a, b = median_kept(values["harken"][name]), median_kept(values["NeMo"][name])

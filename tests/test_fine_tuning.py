@@ -163,6 +163,18 @@ def test_average_is_the_mean_of_the_weights_and_refuses_other_models(nemo_fixtur
     with pytest.raises(ValueError, match="other.nemo is not the same model as .*m0.nemo"):
         average_models([paths[0], tmp_path / "other.nemo"])
 
+    # weights: an interpolation (scaled to sum to 1); wrong counts and negative weights are refused by reason
+    mix = tmp_path / "mix.nemo"
+    assert main(["average", str(paths[0]), str(paths[1]), "--weights", "1", "3", "--out", str(mix)]) == 0
+    mixed = harken.load(str(mix)).state_dict()
+    for key, value in mixed.items():
+        expected = 0.25 * states[0][key] + 0.75 * states[1][key] if value.is_floating_point() else states[1][key]
+        torch.testing.assert_close(value, expected, msg=key)
+    with pytest.raises(ValueError, match="2 weights for 3 checkpoints"):
+        average_models(paths, [1.0, 1.0])
+    with pytest.raises(ValueError, match="non-negative"):
+        average_models(paths[:2], [1.0, -0.5])
+
 
 def test_half_weights_halve_the_archive_and_load_back_as_float32(nemo_fixture, tmp_path):
     from harken.cli.main import main

@@ -5,6 +5,9 @@ Why: checkpoints a few thousand steps apart late in a cosine schedule sit on dif
 valley, and their mean often scores better than any one of them. Floating-point tensors, batch-norm
 statistics included, are averaged in float64; integer ones (batches tracked) are taken from the last file.
 Only models of one architecture and vocabulary can be averaged; anything else is refused by name.
+
+With `weights` it is an interpolation: a model fine-tuned from another and mixed back with it (WiSE-FT, Wortsman
+et al. 2022) keeps more of what the first knew while holding much of what the fine-tuning added.
 """
 
 from __future__ import annotations
@@ -25,20 +28,34 @@ def architecture(model: nn.Module) -> dict:
             **{key: cfg.get(key) for key in ("preprocessor", "encoder", "decoder", "labels")}}
 
 
-def average_models(paths: Sequence[str | Path]) -> nn.Module:
-    """The first checkpoint's model carrying the mean of all the checkpoints' weights (`.ckpt` or `.nemo`)."""
+def average_models(paths: Sequence[str | Path], weights: Sequence[float] | None = None) -> nn.Module:
+    """The first checkpoint's model carrying the mean of all the checkpoints' weights (`.ckpt` or `.nemo`),
+    or their weighted mean with `weights` (one per path, non-negative, scaled to sum to 1)."""
     if not paths:
         raise ValueError("average: give at least one checkpoint")
+    share = mixing_shares(len(paths), weights)
     model = load_model(paths[0])
     first = model.state_dict()
-    total = {key: value.double() if value.is_floating_point() else value.clone() for key, value in first.items()}
-    for path in paths[1:]:
+    total = {key: value.double() * share[0] if value.is_floating_point() else value.clone()
+             for key, value in first.items()}
+    for path, part in zip(paths[1:], share[1:]):
         other = load_model(path)
         if architecture(other) != architecture(model):
             raise ValueError(f"average: {path} is not the same model as {paths[0]}: their configs (front end, "
                              "encoder, decoder or vocabulary) differ")
         for key, value in other.state_dict().items():
-            total[key] = total[key] + value.double() if value.is_floating_point() else value.clone()
-    model.load_state_dict({key: (value / len(paths)).to(first[key].dtype) if first[key].is_floating_point()
-                           else value for key, value in total.items()})
+            total[key] = total[key] + value.double() * part if value.is_floating_point() else value.clone()
+    model.load_state_dict({key: value.to(first[key].dtype) if first[key].is_floating_point() else value
+                           for key, value in total.items()})
     return model
+
+
+def mixing_shares(count: int, weights: Sequence[float] | None) -> list[float]:
+    """Equal shares, or `weights` scaled to sum to 1 (refused, with the reason, when they cannot be)."""
+    if weights is None:
+        return [1.0 / count] * count
+    if len(weights) != count:
+        raise ValueError(f"average: {len(weights)} weights for {count} checkpoints; give one weight per checkpoint")
+    if any(not w >= 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"average: weights must be non-negative with a positive sum, got {list(weights)}")
+    return [w / sum(weights) for w in weights]
