@@ -141,3 +141,23 @@ def test_flite_set_cycles_voices_and_keeps_what_it_made(tmp_path, espeak_corpus)
     first = Path(rows[0].audio_filepath).stat().st_mtime_ns
     make_flite_set.make(Path(espeak_corpus.manifests["test"]), 2, tmp_path / "flite", shutil.which("flite"))
     assert Path(rows[0].audio_filepath).stat().st_mtime_ns == first
+
+
+def test_phase_b_dry_run_and_its_choice_rule(tmp_path):
+    out = subprocess.run(["bash", str(RECIPE / "phase_b.sh"), str(tmp_path / "d"), str(tmp_path / "e")], cwd=ROOT,
+                         env={**os.environ, "DRY_RUN": "1"}, capture_output=True, text=True, check=True)
+    cmds = [shlex.split(line) for line in out.stdout.splitlines()]
+    steps = [c[1:3] if c[0] == "harken" else [Path(c[1]).name] for c in cmds]
+    assert steps == [["data", "synth"], ["split_test.py"], ["data", "synth"], ["choose_mix.py"], ["evaluate_v2.py"]]
+    dev_sets = [_value(c, "--test") and c[3] for c in cmds if c[0] == "harken"]
+    assert all("_dev/" in d for d in dev_sets)  # development sets are not the evaluation sets ...
+    for synth in (c for c in cmds if c[0] == "harken"):  # ... and say none of their texts
+        assert _value(synth, "--avoid-texts") == str(tmp_path / "d_eval" / "espeak" / "test_manifest.json")
+    assert not (tmp_path / "d_dev").exists() and not any(c[0] == "cp" for c in cmds)
+
+    rule = _load("choose_mix").allowed_and_chosen
+    rows = [(0.0, [1.5, 23.3], 95.7), (0.5, [2.0, 23.3], 91.6), (0.7, [2.5, 23.4], 88.8), (1.0, [4.1, 27.8], 84.6)]
+    assert rule(rows) == ([0.0, 0.5, 0.7], 0.7)  # the best unseen-voice WER within 1 point of v10 on espeak-ng
+    assert rule(rows[:2] + [(0.6, [2.0, 23.3], 91.6)]) == ([0.0, 0.5, 0.6], 0.5)  # ties: the smaller alpha
+    with pytest.raises(ValueError, match="include alpha 0"):
+        rule(rows[1:])

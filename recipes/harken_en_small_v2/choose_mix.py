@@ -27,6 +27,16 @@ from harken.training.averaging import average_models
 MARGIN = 1.0  # espeak-ng development WER points a mix may lose against v10 (the issue's regression limit)
 
 
+def allowed_and_chosen(rows: list[tuple[float, list[float], float]]) -> tuple[list[float], float]:
+    """The rule on (alpha, espeak-ng dev WERs, unseen-synthesizer dev WER) rows: the alphas within MARGIN of
+    alpha 0 on every espeak-ng set, and among them the one with the lowest unseen-synthesizer WER (ties: smaller)."""
+    base = next((r for r in rows if r[0] == 0.0), None)
+    if base is None:
+        raise ValueError("choose_mix: include alpha 0 (v10 itself): the espeak-ng limit is measured against it")
+    allowed = [r for r in rows if all(w <= b + MARGIN for w, b in zip(r[1], base[1]))]
+    return [r[0] for r in allowed], min(allowed, key=lambda r: (round(r[2], 6), r[0]))[0]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--base", required=True, help="the model phase A started from (v10)")
@@ -49,11 +59,8 @@ def main() -> None:
                      sum(r.empty_outputs for r in [*espeak, dev]), model))
         print(f"alpha {alpha:g}: espeak-ng dev " + ", ".join(f"{w:.2f}%" for w in rows[-1][1])
               + f"; {args.dev.parent.name} dev {rows[-1][2]:.2f}%; empty {rows[-1][3]}", flush=True)
-    base = next((r for r in rows if r[0] == 0.0), None)
-    if base is None:
-        raise SystemExit("choose_mix: include alpha 0 (v10 itself): the espeak-ng limit is measured against it")
-    allowed = [r for r in rows if all(w <= b + MARGIN for w, b in zip(r[1], base[1]))]
-    chosen = min(allowed, key=lambda r: (round(r[2], 6), r[0]))
+    allowed, alpha = allowed_and_chosen([r[:3] for r in rows])
+    chosen = next(r for r in rows if r[0] == alpha)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     chosen[4].save(args.out)
     names = [m.stem for m in args.espeak_dev]
@@ -61,7 +68,7 @@ def main() -> None:
              + f" | {args.dev.parent.name} dev WER % | empty | within {MARGIN:g} point of v10 on espeak-ng |",
              "|---" * (len(names) + 4) + "|"]
     for alpha, espeak, dev, empty, _ in rows:
-        mark = "**chosen**" if alpha == chosen[0] else ("yes" if any(alpha == r[0] for r in allowed) else "no")
+        mark = "**chosen**" if alpha == chosen[0] else ("yes" if alpha in allowed else "no")
         lines.append(f"| {alpha:g} | " + " | ".join(f"{w:.2f}" for w in espeak) + f" | {dev:.2f} | {empty} | {mark} |")
     atomic_write_text(args.table, "\n".join(lines) + "\n")
     print(f"chose alpha {chosen[0]:g} -> {args.out}; table: {args.table}")
