@@ -25,7 +25,7 @@ from harken.data.manifest import ManifestEntry, ManifestError
 from harken.inference.speech_detection import SPEECH_LABELS
 from harken.models.classifier import FrameClassifier, SpeechClassifier
 from harken.training.ctc_task import CTCTask
-from harken.training.data import build_loader, manifest_entries
+from harken.training.data import manifest_entries, task_loader
 
 TIME_MOVING = ("shift", "speed")  # perturbations a frame-labelled clip cannot take
 
@@ -120,19 +120,11 @@ class ClassifierTask(CTCTask):
     def train_dataloader(self) -> DataLoader:
         if self.cfg["train_ds"].get("shards"):
             raise ValueError("train_ds.shards: classifiers train from manifests (manifest_filepath)")
-        loader = build_loader(self.cfg["train_ds"], self._dataset(self.cfg["train_ds"], True), train=True,
-                              rank=self.global_rank, world_size=self.trainer.world_size)
-        if self._resume_sampler_state is not None:
-            loader.batch_sampler.load_state_dict(self._resume_sampler_state)
-        self._train_loader = loader
-        return loader
+        self._train_loader = task_loader(self, self.cfg["train_ds"], lambda cfg: self._dataset(cfg, True), train=True)
+        return self._train_loader
 
     def val_dataloader(self):
-        ds_cfg = self.cfg.get("validation_ds")
-        if not ds_cfg or not ds_cfg.get("manifest_filepath"):
-            return []
-        return build_loader(ds_cfg, self._dataset(ds_cfg, False), train=False, rank=self.global_rank,
-                            world_size=self.trainer.world_size)
+        return task_loader(self, self.cfg.get("validation_ds"), lambda cfg: self._dataset(cfg, False), train=False)
 
     def on_validation_epoch_start(self) -> None:
         self._confusion = torch.zeros_like(self._confusion, device=self.device)

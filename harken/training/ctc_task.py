@@ -16,7 +16,7 @@ import torch
 
 from harken.metrics.wer import ErrorCounts, char_errors, word_errors
 from harken.models.ctc_model import ASRModel
-from harken.training.data import build_dataset, build_loader, build_shard_loader
+from harken.training.data import build_dataset, build_shard_loader, task_loader
 from harken.training.optim import build_optimizer, build_scheduler
 
 
@@ -57,20 +57,14 @@ class CTCTask(pl.LightningModule):
             self._train_loader = build_shard_loader(self.cfg["train_ds"], self.model.tokenizer, self.model.sample_rate,
                                                     rank=self.global_rank, world_size=self.trainer.world_size)
             return self._train_loader
-        ds = build_dataset(self.cfg["train_ds"], self.model.tokenizer, self.model.sample_rate)
-        loader = build_loader(self.cfg["train_ds"], ds, train=True, rank=self.global_rank,
-                              world_size=self.trainer.world_size)
-        if self._resume_sampler_state is not None:
-            loader.batch_sampler.load_state_dict(self._resume_sampler_state)  # kept until the epoch ends
-        self._train_loader = loader
-        return loader
+        self._train_loader = task_loader(self, self.cfg["train_ds"], self._dataset, train=True)
+        return self._train_loader
 
     def val_dataloader(self):
-        ds_cfg = self.cfg.get("validation_ds")
-        if not ds_cfg or not ds_cfg.get("manifest_filepath"):
-            return []
-        ds = build_dataset(ds_cfg, self.model.tokenizer, self.model.sample_rate)
-        return build_loader(ds_cfg, ds, train=False, rank=self.global_rank, world_size=self.trainer.world_size)
+        return task_loader(self, self.cfg.get("validation_ds"), self._dataset, train=False)
+
+    def _dataset(self, ds_cfg: dict):
+        return build_dataset(ds_cfg, self.model.tokenizer, self.model.sample_rate)
 
     # ------------------------------------------------------------------ steps
     def on_train_epoch_start(self) -> None:
