@@ -88,11 +88,12 @@ def wait_quiet(threshold: float, longest: float) -> float:
         waited += 5
 
 
-def run_child(python: str, code: str, job: dict, threads: int, cwd: str | None = None) -> dict:
-    """Run CHILD_PRELUDE + `code` with `job` in a fresh process of `python` (thread variables set to `threads`);
-    its result dict, with `launched` (the parent's clock at Popen) and `process_s` added."""
+def run_child(python: str, code: str, job: dict, threads: int, cwd: str | None = None,
+              env_extra: dict | None = None) -> dict:
+    """Run CHILD_PRELUDE + `code` with `job` in a fresh process of `python` (thread variables set to `threads`,
+    and `env_extra`); its result dict, with `launched` (the parent's clock at Popen) and `process_s` added."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-           "OPENBLAS_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false"}
+           "OPENBLAS_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false", **(env_extra or {})}
     env.pop("PYTHONPATH", None)
     launched = time.time()
     run = subprocess.run([python, "-c", CHILD_PRELUDE + code, json.dumps({**job, "threads": threads})],

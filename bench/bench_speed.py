@@ -29,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_rounds import append_block, median_kept, rotated, round_value, run_child, summary, wait_quiet  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+# glibc's policy of harken.core.memory.reuse_freed_memory, for a process that does not call it (NeMo)
+KEEP_FREED_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
 INFER_TASKS = [("RTFx b=1 (10 s)", "infer", 1, 10.0), ("RTFx b=8 (10 s)", "infer", 8, 10.0)]
 
 
@@ -45,6 +47,9 @@ from harken.core.typed_module import set_type_checking
 from harken.models.base import inference_mode
 from harken.training.optim import build_optimizer
 set_type_checking(False)
+if job["keep_freed"]:  # what every `harken` command does first (harken/core/memory.py)
+    from harken.core.memory import reuse_freed_memory
+    reuse_freed_memory()
 model = harken.load(job["model"])
 bf16 = job["precision"] == "bf16"
 amp = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
@@ -148,6 +153,10 @@ def main() -> None:
     p.add_argument("--train-seconds", type=float, nargs="+", default=[5.0],
                    help="utterance lengths of the training task (batch 8 each)")
     p.add_argument("--train-only", action="store_true", help="skip the inference tasks")
+    p.add_argument("--harken-default-malloc", action="store_true",
+                   help="harken without reuse_freed_memory() (glibc's own policy, as before it existed)")
+    p.add_argument("--nemo-keep-freed", action="store_true",
+                   help="also run NeMo under the same glibc policy (environment variables): side 'NeMo+keep'")
     p.add_argument("--quick", action="store_true", help="one round of 2 calls: checks the script runs")
     p.add_argument("--append", metavar="FILE", help="also add the table to FILE (e.g. bench/RESULTS.md)")
     args = p.parse_args()
@@ -157,16 +166,20 @@ def main() -> None:
     sides = {"harken": (sys.executable, HARKEN_CHILD)}
     if args.nemo_python and args.precision == "32":
         sides["NeMo"] = (args.nemo_python, NEMO_CHILD)
+        if args.nemo_keep_freed:
+            sides["NeMo+keep"] = (args.nemo_python, NEMO_CHILD)
     with tempfile.TemporaryDirectory(prefix="bench_speed_") as tmp:
         model = model_file(args, Path(tmp))
-        job = {"model": str(model), "tasks": tasks, "reps": args.reps, "precision": args.precision}
+        job = {"model": str(model), "tasks": tasks, "reps": args.reps, "precision": args.precision,
+               "keep_freed": not args.harken_default_malloc}
         values: dict[str, dict[str, list]] = {s: {t[0]: [] for t in tasks} for s in sides}
         info = {}
         for rnd in range(args.rounds):
             for side in rotated(list(sides), rnd):
                 waited = wait_quiet(args.quiet_threshold, args.quiet_wait)
                 python, code = sides[side]
-                r = run_child(python, code, job, args.threads, cwd=tmp if side == "NeMo" else str(ROOT))
+                r = run_child(python, code, job, args.threads, cwd=tmp if side.startswith("NeMo") else str(ROOT),
+                              env_extra=KEEP_FREED_ENV if side == "NeMo+keep" else None)
                 info[side] = r
                 cells = []
                 for name, _, batch, seconds in tasks:
@@ -190,12 +203,12 @@ def render(values: dict, info: dict, what: str, args: argparse.Namespace, tasks:
                                                              else "") for s in sides)
     lines = [f"**{what}{bf16}**, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {args.threads} threads, "
              f"{platform.machine()}, {versions}; `python bench/bench_speed.py {' '.join(sys.argv[1:])}`", "",
-             "| task | " + " | ".join(sides) + (" | harken / NeMo |" if "NeMo" in sides else " |"),
-             "|---" * (len(sides) + 1 + ("NeMo" in sides)) + "|"]
+             "| task | " + " | ".join(sides) + "".join(f" | harken / {s}" for s in sides[1:]) + " |",
+             "|---" * (2 * len(sides)) + "|"]
     for name, *_ in tasks:
         row = [summary(values[s][name]) for s in sides]
-        if "NeMo" in sides:
-            a, b = median_kept(values["harken"][name]), median_kept(values["NeMo"][name])
+        for other in sides[1:]:
+            a, b = median_kept(values["harken"][name]), median_kept(values[other][name])
             row.append(f"{a / b:.2f}x" if a and b else "-")
         lines.append(f"| {name} | " + " | ".join(row) + " |")
     lines.append("")

@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from harken.core.memory import reuse_freed_memory
+
+    reuse_freed_memory()  # large tensors: reuse freed heap pages instead of mapping fresh ones (core/memory.py)
     try:
         return int(modules[args.command].run(args) or 0)
     except BrokenPipeError:  # output piped into `head` and the like

@@ -51,7 +51,8 @@ class ConvSubsampling(nn.Module):
             x, lengths = _first_two_in_slices(layers[0], layers[2], x, lengths)
             layers, own = layers[3:], True
         for layer in layers:
-            x = _masked(x, lengths, own and not torch.is_grad_enabled())
+            if _mixes_time(layer):  # per-frame layers (1x1 convs, ReLU) need no mask: the next one zeroes their padding
+                x = _masked(x, lengths, own and not torch.is_grad_enabled())
             if isinstance(layer, nn.ReLU) and own and not torch.is_grad_enabled():
                 x = torch.relu_(x)
             else:
@@ -98,6 +99,11 @@ def _first_two_in_slices(conv1: nn.Conv2d, conv2: nn.Conv2d, x: torch.Tensor, le
             out = y.new_empty(y.shape[0], y.shape[1], t2, y.shape[3])
         out[:, :, o0:o1] = y
     return out, subsampled_length(lengths1, 1)
+
+
+def _mixes_time(layer: nn.Module) -> bool:
+    """A layer whose output frame sees its neighbours (a 3x3 conv): its input's padded frames must be zeros."""
+    return isinstance(layer, nn.Conv2d) and layer.kernel_size[0] > 1
 
 
 def _tracing() -> bool:

@@ -19,6 +19,7 @@ import torch
 
 from harken.core.atomic import atomic_write_text
 from harken.core.config import dump_config, resolve
+from harken.core.memory import reuse_freed_memory
 from harken.models.base import SpeechModel, family_class
 from harken.models.classifier import SpeechClassifier
 from harken.models.ctc_model import CTCModel
@@ -93,6 +94,7 @@ def train(cfg: dict, out: str | None = None, resume: bool = False, progress: boo
     """Train the config's model; returns the path of the saved `.nemo`. `callbacks` are extra Lightning ones;
     `overwrite` starts over in a folder that holds a run; `where` says where a config key was set (messages)."""
     where = where or (lambda key: "config")
+    reuse_freed_memory()  # 1.2-1.6x faster steps for FastConformers (harken/core/memory.py)
     cfg = resolve(cfg)
     check_training_config(cfg, where)
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)  # no GPU/TPU/tips chatter
