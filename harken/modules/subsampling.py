@@ -1,8 +1,9 @@
 """Convolutional subsampling in front of a Conformer (NeMo's `ConvSubsampling`): `striding` (x4 with two
 3x3 stride-2 convs) and `dw_striding` (FastConformer: a full conv, then depthwise + pointwise pairs).
 
-Before every layer the frames past each row's current length are zeroed, so a padded row computes
-exactly what it computes alone (NeMo does the same since its masked-conv fix).
+Before every layer that mixes frames (the 3x3 convs), and at the end, the frames past each row's current length
+are zeroed, so a padded row computes exactly what it computes alone (NeMo does the same since its masked-conv
+fix, before every layer; ReLU and the 1x1 convs act per frame, so their padded output is zeroed by the next mask).
 """
 
 from __future__ import annotations
