@@ -148,10 +148,17 @@ def test_phase_b_dry_run_and_its_choice_rule(tmp_path):
                          env={**os.environ, "DRY_RUN": "1"}, capture_output=True, text=True, check=True)
     cmds = [shlex.split(line) for line in out.stdout.splitlines()]
     steps = [c[1:3] if c[0] == "harken" else [Path(c[1]).name] for c in cmds]
-    assert steps == [["data", "synth"], ["split_test.py"], ["data", "synth"], ["choose_mix.py"], ["evaluate_v2.py"]]
-    dev_sets = [_value(c, "--test") and c[3] for c in cmds if c[0] == "harken"]
+    assert steps == [["data", "synth"], ["split_test.py"], ["data", "synth"], ["choose_mix.py"], ["evaluate_v2.py"],
+                     ["lm", "build"], ["tune_lm.py"], ["evaluate_v2.py"], ["evaluate_v2.py"]]
+    lm_build = cmds[5]  # the LM never sees an evaluation or development text
+    excluded = [lm_build[i + 1] for i, a in enumerate(lm_build) if a == "--exclude"]
+    assert excluded == [str(tmp_path / "d_eval" / "espeak" / "test_manifest.json"),
+                        str(tmp_path / "d_dev" / "espeak" / "test_manifest.json"),
+                        str(tmp_path / "d_dev" / "piper" / "test_manifest.json")]
+    assert all("_dev/" in m for m in cmds[6][cmds[6].index("--manifests") + 1:cmds[6].index("--out")])
+    dev_sets = [c[3] for c in cmds if c[:3] == ["harken", "data", "synth"]]
     assert all("_dev/" in d for d in dev_sets)  # development sets are not the evaluation sets ...
-    for synth in (c for c in cmds if c[0] == "harken"):  # ... and say none of their texts
+    for synth in (c for c in cmds if c[:3] == ["harken", "data", "synth"]):  # ... and say none of their texts
         assert _value(synth, "--avoid-texts") == str(tmp_path / "d_eval" / "espeak" / "test_manifest.json")
     assert not (tmp_path / "d_dev").exists() and not any(c[0] == "cp" for c in cmds)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 import harken
+from harken.cli.decoding_options import add_decoding_arguments, decoder_from_args
 from harken.core.atomic import atomic_write_text
 from harken.data.manifest import read_manifest, write_manifest
 from harken.metrics.bootstrap import paired_bootstrap
@@ -84,12 +85,15 @@ def main() -> None:
     p.add_argument("--pocketsphinx", action="store_true", help="add pocketsphinx's WER on each set's sentences")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--overwrite", action="store_true")
+    add_decoding_arguments(p)  # --lm LM --alpha A --beta B: the recipe's LM column (both models decode alike)
     args = p.parse_args()
     if args.out.exists() and not args.overwrite:
         raise SystemExit(f"evaluate_v2.py: error: {args.out} exists (--overwrite replaces it)")
     torch.set_num_threads(args.threads)
     model = harken.load(args.model)
     base = harken.load(args.baseline) if args.baseline else None
+    decoding = decoder_from_args(args, model)
+    base_decoding = decoder_from_args(args, base) if base is not None else None
     folder = args.out.with_name(args.out.stem + "_sets")
     folder.mkdir(parents=True, exist_ok=True)
     head = "| set | utterances | WER % | sentences WER % | spelled WER % | CER % | empty | looping |"
@@ -98,25 +102,28 @@ def main() -> None:
     if args.pocketsphinx:
         head += " pocketsphinx sentences WER % |"
     rows = [head + " command |", "|" + "---|" * head.count("|")]
+    options = "".join(f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+                      if k in ("beam_size", "lm", "alpha", "beta") and decoding is not None and v is not None)
     for name, rel in SETS:
         manifest = args.sets / rel
         if not manifest.is_file():
             print(f"skipping {name}: {manifest} not made (run.sh stage 1)", file=sys.stderr)
             continue
         part = subset(manifest, args.n, folder / (rel.replace("/", "_")))
-        r = evaluate(model, part, batch_size=16)
+        r = evaluate(model, part, batch_size=16, decoding=decoding)
         row = (f"| {name} | {r.utterances} | {100 * r.wer:.1f} | {wer_of_kind(r, True)} | {wer_of_kind(r, False)} "
                f"| {100 * r.cer:.1f} | {r.empty_outputs} | {looping(r)} |")
         if base is not None:
-            b = evaluate(base, part, batch_size=16)
+            b = evaluate(base, part, batch_size=16, decoding=base_decoding)
             d = paired_bootstrap(b.utterance_words, r.utterance_words)
             row += f" {100 * b.wer:.1f} | {d.points:+.1f} [{d.low:+.1f}, {d.high:+.1f}] |"
         if args.pocketsphinx:
             row += f" {pocketsphinx_sentences(r, model.tokenizer.normalize)} |"
-        rows.append(row + f" `harken eval --model {args.model} --manifest {part}` |")
+        rows.append(row + f" `harken eval --model {args.model} --manifest {part}{options}` |")
         print(rows[-1], flush=True)
     command = shlex.join(["python", sys.argv[0], *sys.argv[1:]])
-    atomic_write_text(args.out, f"`{command}` (greedy decoding)\n\n" + "\n".join(rows) + "\n")
+    how = "greedy decoding" if decoding is None else "beam search" + (" with the LM" if args.lm else "")
+    atomic_write_text(args.out, f"`{command}` ({how})\n\n" + "\n".join(rows) + "\n")
     print(f"wrote {args.out}")
 
 
