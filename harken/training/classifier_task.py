@@ -25,7 +25,7 @@ from harken.data.manifest import ManifestEntry, ManifestError
 from harken.inference.speech_detection import SPEECH_LABELS
 from harken.models.classifier import FrameClassifier, SpeechClassifier
 from harken.training.ctc_task import CTCTask
-from harken.training.data import manifest_entries, task_loader
+from harken.training.data import manifest_entries
 
 TIME_MOVING = ("shift", "speed")  # perturbations a frame-labelled clip cannot take
 
@@ -120,11 +120,7 @@ class ClassifierTask(CTCTask):
     def train_dataloader(self) -> DataLoader:
         if self.cfg["train_ds"].get("shards"):
             raise ValueError("train_ds.shards: classifiers train from manifests (manifest_filepath)")
-        self._train_loader = task_loader(self, self.cfg["train_ds"], lambda cfg: self._dataset(cfg, True), train=True)
-        return self._train_loader
-
-    def val_dataloader(self):
-        return task_loader(self, self.cfg.get("validation_ds"), lambda cfg: self._dataset(cfg, False), train=False)
+        return super().train_dataloader()  # CTCTask's loaders over this task's _dataset
 
     def on_validation_epoch_start(self) -> None:
         self._confusion = torch.zeros_like(self._confusion, device=self.device)

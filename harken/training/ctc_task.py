@@ -16,7 +16,7 @@ import torch
 
 from harken.metrics.wer import ErrorCounts, char_errors, word_errors
 from harken.models.ctc_model import ASRModel
-from harken.training.data import build_dataset, build_shard_loader, task_loader
+from harken.training.data import build_dataset, build_loader, build_shard_loader
 from harken.training.optim import build_optimizer, build_scheduler
 
 
@@ -57,13 +57,22 @@ class CTCTask(pl.LightningModule):
             self._train_loader = build_shard_loader(self.cfg["train_ds"], self.model.tokenizer, self.model.sample_rate,
                                                     rank=self.global_rank, world_size=self.trainer.world_size)
             return self._train_loader
-        self._train_loader = task_loader(self, self.cfg["train_ds"], self._dataset, train=True)
-        return self._train_loader
+        loader = build_loader(self.cfg["train_ds"], self._dataset(self.cfg["train_ds"], True), train=True,
+                              rank=self.global_rank, world_size=self.trainer.world_size)
+        if self._resume_sampler_state is not None:
+            loader.batch_sampler.load_state_dict(self._resume_sampler_state)  # kept until the epoch ends
+        self._train_loader = loader
+        return loader
 
     def val_dataloader(self):
-        return task_loader(self, self.cfg.get("validation_ds"), self._dataset, train=False)
+        ds_cfg = self.cfg.get("validation_ds")
+        if not ds_cfg or not ds_cfg.get("manifest_filepath"):
+            return []
+        return build_loader(ds_cfg, self._dataset(ds_cfg, False), train=False, rank=self.global_rank,
+                            world_size=self.trainer.world_size)
 
-    def _dataset(self, ds_cfg: dict):
+    def _dataset(self, ds_cfg: dict, train: bool):
+        """The split's dataset (subclasses build theirs here: ClassifierTask's labels, training-only augmentation)."""
         return build_dataset(ds_cfg, self.model.tokenizer, self.model.sample_rate)
 
     # ------------------------------------------------------------------ steps

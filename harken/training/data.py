@@ -60,19 +60,6 @@ def build_loader(ds_cfg: dict, dataset: AudioTextDataset, train: bool, rank: int
                       pin_memory=bool(ds_cfg.get("pin_memory", False)), persistent_workers=workers > 0)
 
 
-def task_loader(task, ds_cfg: dict | None, make_dataset, train: bool) -> DataLoader | list:
-    """A Lightning task's loader for one split: `make_dataset(ds_cfg)` batched on the task's rank; a training
-    loader takes back the sampler position a resumed checkpoint saved (`task._resume_sampler_state`), and a
-    split without a manifest (no validation set) is no loader at all."""
-    if not train and (not ds_cfg or not ds_cfg.get("manifest_filepath")):
-        return []
-    loader = build_loader(ds_cfg, make_dataset(ds_cfg), train=train, rank=task.global_rank,
-                          world_size=task.trainer.world_size)
-    if train and task._resume_sampler_state is not None:
-        loader.batch_sampler.load_state_dict(task._resume_sampler_state)  # kept until the epoch ends
-    return loader
-
-
 def build_shard_loader(ds_cfg: dict, tokenizer, sample_rate: int, rank: int = 0, world_size: int = 1) -> DataLoader:
     """Streaming loader over tar shards (`shards:` a folder with index.json, a list or comma-separated URLs)."""
     stream = ShardStream(ds_cfg["shards"], tokenizer, sample_rate, shuffle_buffer=int(ds_cfg.get("shuffle_buffer", 0)),
