@@ -43,8 +43,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     exports = {"onnx float32": args.work_dir / "float32", "onnx int8": args.work_dir / "int8"}
     for name, folder in exports.items():
-        if not folder.exists():
-            cli(["export", args.model, str(folder)] + (["--quantize", "int8"] if "int8" in name else []))
+        if not folder.exists() and cli(["export", args.model, str(folder)]
+                                       + (["--quantize", "int8"] if "int8" in name else [])) != 0:
+            raise SystemExit(f"int8_wer.py: the {name} export of {args.model} failed (message above)")
     model = harken.load(args.model)
     sizes = {name: sum(f.stat().st_size for f in folder.glob("*.onnx")) / 1e6 for name, folder in exports.items()}
     lines = [f"`{Path(args.model).name}`; export sizes: "

@@ -35,19 +35,28 @@ def average_models(paths: Sequence[str | Path], weights: Sequence[float] | None 
         raise ValueError("average: give at least one checkpoint")
     share = mixing_shares(len(paths), weights)
     model = load_model(paths[0])
-    first = model.state_dict()
-    total = {key: value.double() * share[0] if value.is_floating_point() else value.clone()
-             for key, value in first.items()}
-    for path, part in zip(paths[1:], share[1:]):
+    states = [model.state_dict()]
+    for path in paths[1:]:
         other = load_model(path)
         if architecture(other) != architecture(model):
             raise ValueError(f"average: {path} is not the same model as {paths[0]}: their configs (front end, "
                              "encoder, decoder or vocabulary) differ")
-        for key, value in other.state_dict().items():
-            total[key] = total[key] + value.double() * part if value.is_floating_point() else value.clone()
-    model.load_state_dict({key: value.to(first[key].dtype) if first[key].is_floating_point() else value
-                           for key, value in total.items()})
+        states.append(other.state_dict())
+    model.load_state_dict(mixed_state(states, share))
     return model
+
+
+def mixed_state(states: Sequence[dict], share: Sequence[float]) -> dict:
+    """sum(share[i] * states[i]) for floating-point tensors (in float64, stored back in their own dtype); integer
+    ones (batches tracked) from the last state. The states must have the same keys and shapes."""
+    first = states[0]
+    total = {key: value.double() * share[0] if value.is_floating_point() else value.clone()
+             for key, value in first.items()}
+    for state, part in zip(states[1:], share[1:]):
+        for key, value in state.items():
+            total[key] = total[key] + value.double() * part if value.is_floating_point() else value.clone()
+    return {key: value.to(first[key].dtype) if first[key].is_floating_point() else value
+            for key, value in total.items()}
 
 
 def mixing_shares(count: int, weights: Sequence[float] | None) -> list[float]:

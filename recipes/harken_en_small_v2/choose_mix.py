@@ -22,7 +22,8 @@ import torch
 
 from harken.core.atomic import atomic_write_text
 from harken.metrics.evaluate import evaluate
-from harken.training.averaging import average_models
+from harken.models.loading import load_model
+from harken.training.averaging import architecture, mixed_state
 
 MARGIN = 1.0  # espeak-ng development WER points a mix may lose against v10 (the regression limit)
 
@@ -50,28 +51,32 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    model, tuned = load_model(args.base), load_model(args.tuned)
+    if architecture(model) != architecture(tuned):
+        raise SystemExit(f"choose_mix: {args.tuned} is not the same model as {args.base}")
+    states = [{k: v.clone() for k, v in model.state_dict().items()}, tuned.state_dict()]
     rows = []
     for alpha in args.alphas:
-        model = average_models([args.base, args.tuned], [1.0 - alpha, alpha])
+        model.load_state_dict(mixed_state(states, [1.0 - alpha, alpha]))
         espeak = [evaluate(model, m) for m in args.espeak_dev]
         dev = evaluate(model, args.dev)
         rows.append((alpha, [100 * r.words.rate for r in espeak], 100 * dev.words.rate,
-                     sum(r.empty_outputs for r in [*espeak, dev]), model))
+                     sum(r.empty_outputs for r in [*espeak, dev])))
         print(f"alpha {alpha:g}: espeak-ng dev " + ", ".join(f"{w:.2f}%" for w in rows[-1][1])
               + f"; {args.dev.parent.name} dev {rows[-1][2]:.2f}%; empty {rows[-1][3]}", flush=True)
-    allowed, alpha = allowed_and_chosen([r[:3] for r in rows])
-    chosen = next(r for r in rows if r[0] == alpha)
+    allowed, chosen = allowed_and_chosen([r[:3] for r in rows])
+    model.load_state_dict(mixed_state(states, [1.0 - chosen, chosen]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    chosen[4].save(args.out)
+    model.save(args.out)
     names = [m.stem for m in args.espeak_dev]
     lines = ["| alpha (share of phase A) | " + " | ".join(f"espeak-ng dev {n} WER %" for n in names)
              + f" | {args.dev.parent.name} dev WER % | empty | within {MARGIN:g} point of v10 on espeak-ng |",
              "|---" * (len(names) + 4) + "|"]
-    for alpha, espeak, dev, empty, _ in rows:
-        mark = "**chosen**" if alpha == chosen[0] else ("yes" if alpha in allowed else "no")
+    for alpha, espeak, dev, empty in rows:
+        mark = "**chosen**" if alpha == chosen else ("yes" if alpha in allowed else "no")
         lines.append(f"| {alpha:g} | " + " | ".join(f"{w:.2f}" for w in espeak) + f" | {dev:.2f} | {empty} | {mark} |")
     atomic_write_text(args.table, "\n".join(lines) + "\n")
-    print(f"chose alpha {chosen[0]:g} -> {args.out}; table: {args.table}")
+    print(f"chose alpha {chosen:g} -> {args.out}; table: {args.table}")
 
 
 if __name__ == "__main__":
